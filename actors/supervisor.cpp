@@ -41,6 +41,15 @@ struct supervisor_state {
   std::minstd_rand rng{std::random_device{}()};
   std::shared_ptr<spdlog::logger> log = logger("supervisor");
 
+  // The backend is monitored, not linked, so that a backend killed with
+  // exit_reason::kill cannot take the supervisor down. It still ends with
+  // the supervisor.
+  ~supervisor_state() {
+    if (backend) {
+      caf::anon_send_exit(backend, caf::exit_reason::user_shutdown);
+    }
+  }
+
   static inline const char* name = "broadcaster.supervisor";
 };
 
@@ -75,7 +84,7 @@ void adopt_backend(supervisor_pointer self, backend_actor backend) {
   auto& st = self->state;
   st.backend = std::move(backend);
   st.backend_up = true;
-  self->link_to(st.backend);
+  self->monitor(st.backend);
 }
 
 void schedule_restart(supervisor_pointer self) {
@@ -175,14 +184,16 @@ supervisor_impl(supervisor_pointer self, backend_factory factory, url source,
   st.options = options;
   adopt_backend(self, std::move(first));
   st.log->info("supervisor started: backend = {}", st.description);
-  self->set_exit_handler([self](caf::exit_msg& msg) {
+  self->set_down_handler([self](caf::down_msg& msg) {
     auto& st = self->state;
     if (st.backend_up && msg.source == st.backend.address()) {
       backend_down(self, msg.reason ? msg.reason
                                     : make_error(errc::backend_error,
                                                  "backend exited normally"));
-      return;
     }
+  });
+  self->set_exit_handler([self](caf::exit_msg& msg) {
+    auto& st = self->state;
     for (auto i = st.channels.begin(); i != st.channels.end(); ++i) {
       if (msg.source == i->second.handle.address()) {
         if (msg.reason) {

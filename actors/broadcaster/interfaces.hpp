@@ -14,7 +14,9 @@
 
 #include <caf/actor.hpp>
 #include <caf/replies_to.hpp>
+#include <caf/stateful_actor.hpp>
 #include <caf/typed_actor.hpp>
+#include <caf/typed_event_based_actor.hpp>
 
 #include "broadcaster/atoms.hpp"
 #include "broadcaster/types.hpp"

@@ -12,12 +12,24 @@
 
 #include <sys/types.h>
 
+#include <boost/test/unit_test.hpp>
+
 #include <caf/actor_system.hpp>
 #include <caf/actor_system_config.hpp>
 
 #include "broadcaster/broadcast.hpp"
 
 namespace broadcaster::test {
+
+/// Fails the current test with the error's description unless `x` holds a
+/// value. Use it in place of BOOST_REQUIRE_MESSAGE, which would build the
+/// message from `x.error()` even when `x` holds a value.
+template <class T>
+void require_ok(const caf::expected<T>& x) {
+  if (!x) {
+    BOOST_FAIL(describe(x.error()));
+  }
+}
 
 /// Returns `base` multiplied by BROADCASTER_TEST_TIMEOUT_SCALE (default 1).
 std::chrono::milliseconds scaled(std::chrono::milliseconds base);
