@@ -123,6 +123,9 @@ bool deliver(channel_pointer self, const caf::actor_addr& addr, member& m,
   auto& st = self->state;
   m.queue.push_back(queued_batch{content, 0, size});
   m.queued += size;
+  // Fill the window first, so that only events beyond both limits are
+  // dropped, however large the batch.
+  drain(self, m);
   while (m.queued > m.options.max_queued) {
     if (m.options.overflow == overflow_policy::disconnect) {
       st.log->warn("subscriber disconnected: channel = {}, queued = {}, "
@@ -146,7 +149,6 @@ bool deliver(channel_pointer self, const caf::actor_addr& addr, member& m,
       m.queue.pop_front();
     }
   }
-  drain(self, m);
   return true;
 }
 
@@ -451,11 +453,12 @@ channel_actor::behavior_type channel_impl(channel_pointer self,
       }
       auto& m = i->second;
       m.awaiting_replay = false;
-      if (!events.empty()) {
-        auto size = events.size();
-        deliver(self, addr, m,
-                caf::make_message(event_batch{std::move(events)}), size);
-      }
+      // The replay goes out even when it is empty: a caf:// forwarder on
+      // another node tells the stored events from the live ones only by
+      // this first batch.
+      auto size = events.size();
+      deliver(self, addr, m,
+              caf::make_message(event_batch{std::move(events)}), size);
     },
     [self](status_event& status) {
       auto& st = self->state;

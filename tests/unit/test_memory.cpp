@@ -198,13 +198,13 @@ BOOST_AUTO_TEST_CASE(exited_subscriber_is_dropped) {
 }
 
 BOOST_AUTO_TEST_CASE(crashed_subscriber_is_dropped) {
-  auto crashing = sys.spawn([](caf::event_based_actor* self) {
-    return caf::behavior{
-      [self](const event_batch&) {
-        self->quit(caf::exit_reason::unhandled_exception);
-      },
-    };
-  });
+  auto crashing = sys.spawn(
+    [](caf::event_based_actor* self, caf::exit_reason reason) {
+      return caf::behavior{
+        [self, reason](const event_batch&) { self->quit(reason); },
+      };
+    },
+    caf::exit_reason::unhandled_exception);
   BOOST_REQUIRE(subscribe(sys, bc, crashing, "crash"));
   publish("crash", "boom");
   BOOST_TEST(eventually([&] { return stats().subscriptions == 0; },

@@ -149,6 +149,56 @@ BOOST_AUTO_TEST_CASE(subscriber_that_acks_late_still_gets_everything) {
   await_done(1);
 }
 
+BOOST_AUTO_TEST_CASE(replay_larger_than_window_fills_window_before_dropping) {
+  auto big = spawn_broadcast(sys, "memory://?retention=1000");
+  require_ok(big);
+  for (int i = 0; i < 400; ++i) {
+    require_ok(publish_blocking(sys, *big, "replay", std::to_string(i),
+                                deadline()));
+  }
+  // The replay arrives as one batch of 300 events: 64 fit the window and
+  // 236 the queue, so nothing is dropped.
+  subscribe_options fits;
+  fits.history = 300;
+  fits.max_in_flight = 64;
+  fits.max_queued = 256;
+  auto whole = subscribe_blocking(sys, *big, "replay", fits, deadline());
+  require_ok(whole);
+  for (int i = 100; i < 400; ++i) {
+    auto ev = whole->next(deadline());
+    BOOST_REQUIRE(ev);
+    BOOST_REQUIRE_EQUAL(ev->message, std::to_string(i));
+  }
+  BOOST_TEST(whole->skipped() == 0u);
+  // A replay of 400 exceeds window plus queue by 80: the subscriber gets
+  // the oldest 64, one notice, then the newest 256.
+  subscribe_options overflows = fits;
+  overflows.history = 400;
+  auto partial = subscribe_blocking(sys, *big, "replay", overflows,
+                                    deadline());
+  require_ok(partial);
+  std::vector<uint64_t> notices;
+  partial->on_notice([&](const notice& n) {
+    if (auto skip = std::get_if<events_skipped>(&n)) {
+      notices.push_back(skip->count);
+    }
+  });
+  for (int i = 0; i < 64; ++i) {
+    auto ev = partial->next(deadline());
+    BOOST_REQUIRE(ev);
+    BOOST_REQUIRE_EQUAL(ev->message, std::to_string(i));
+  }
+  for (int i = 144; i < 400; ++i) {
+    auto ev = partial->next(deadline());
+    BOOST_REQUIRE(ev);
+    BOOST_REQUIRE_EQUAL(ev->message, std::to_string(i));
+  }
+  BOOST_REQUIRE_EQUAL(notices.size(), 1u);
+  BOOST_TEST(notices[0] == 80u);
+  BOOST_TEST(partial->skipped() == 80u);
+  caf::anon_send_exit(*big, caf::exit_reason::user_shutdown);
+}
+
 BOOST_AUTO_TEST_CASE(invalid_window_options_are_rejected) {
   subscribe_options zero;
   zero.max_in_flight = 0;
@@ -329,7 +379,8 @@ BOOST_FIXTURE_TEST_CASE(typed_subscriber_actor, system_fixture) {
   auto bc = spawn_broadcast(sys, "memory://");
   BOOST_REQUIRE(bc);
   auto typed = sys.spawn(
-    [me](subscriber_actor::pointer sub) -> subscriber_actor::behavior_type {
+    [](subscriber_actor::pointer sub,
+       caf::actor me) -> subscriber_actor::behavior_type {
       return {
         [sub, me](const event_batch& batch) {
           for (auto& ev : batch.events) {
@@ -340,7 +391,8 @@ BOOST_FIXTURE_TEST_CASE(typed_subscriber_actor, system_fixture) {
         [](const events_skipped&) {},
         [](const status_event&) {},
       };
-    });
+    },
+    me);
   BOOST_REQUIRE(subscribe(sys, *bc, caf::actor_cast<caf::actor>(typed),
                           "typed"));
   BOOST_REQUIRE(publish_blocking(sys, *bc, "typed", "t", deadline()));

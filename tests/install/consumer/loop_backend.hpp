@@ -19,7 +19,8 @@ struct loop_state {
 };
 
 inline broadcaster::backend_actor::behavior_type
-loop_backend(broadcaster::backend_actor::stateful_pointer<loop_state> self) {
+loop_backend(broadcaster::backend_actor::stateful_pointer<loop_state> self,
+             std::string name) {
   using namespace broadcaster;
   return {
     [self](bc_publish_atom, std::string& channel,
@@ -33,14 +34,14 @@ loop_backend(broadcaster::backend_actor::stateful_pointer<loop_state> self) {
       }
       return publish_ack{id, static_cast<int64_t>(targets.size())};
     },
-    [self](bc_subscribe_atom, std::string& key, bool pattern,
-           sink_actor& sink, uint64_t history,
-           uint64_t) -> caf::result<bc_ok_atom> {
+    [self, name](bc_subscribe_atom, std::string& key, bool pattern,
+                 sink_actor& sink, uint64_t history,
+                 uint64_t) -> caf::result<bc_ok_atom> {
       if (pattern) {
-        return make_error(errc::unsupported, "loop:// has no patterns");
+        return make_error(errc::unsupported, name + " has no patterns");
       }
       if (history > 0) {
-        return make_error(errc::unsupported, "loop:// stores no history");
+        return make_error(errc::unsupported, name + " stores no history");
       }
       auto& targets = self->state.sinks[key];
       if (std::find(targets.begin(), targets.end(), sink) == targets.end()) {
@@ -53,9 +54,9 @@ loop_backend(broadcaster::backend_actor::stateful_pointer<loop_state> self) {
       targets.erase(std::remove(targets.begin(), targets.end(), sink),
                     targets.end());
     },
-    [](bc_history_atom, std::string&, std::string&,
-       uint64_t) -> caf::result<history_page> {
-      return make_error(errc::unsupported, "loop:// stores no history");
+    [name](bc_history_atom, std::string&, std::string&,
+           uint64_t) -> caf::result<history_page> {
+      return make_error(errc::unsupported, name + " stores no history");
     },
     [self](bc_stats_atom) {
       return std::map<std::string, uint64_t>{
@@ -71,7 +72,7 @@ make_loop_backend(caf::actor_system& sys, const broadcaster::url& source) {
   if (auto err = opts.finish()) {
     return err;
   }
-  return sys.spawn(loop_backend);
+  return sys.spawn(loop_backend, source.redacted());
 }
 
 } // namespace loop
