@@ -1,0 +1,329 @@
+// The client commands: publish, subscribe, history and stats.
+
+#include <cerrno>
+#include <cstdio>
+#include <iostream>
+
+#include <caf/all.hpp>
+#include <caf/io/all.hpp>
+
+#include "broadcaster/broadcast.hpp"
+#include "broadcaster/builtin.hpp"
+#include "broadcaster/caf_node.hpp"
+#include "cli.hpp"
+#include "signals.hpp"
+
+namespace broadcaster::cli {
+
+int exit_code_for(const caf::error& err) {
+  for (auto code : {errc::invalid_url, errc::unknown_scheme,
+                    errc::unsupported_option, errc::invalid_option,
+                    errc::invalid_channel, errc::invalid_id}) {
+    if (is(err, code)) {
+      return exit_usage;
+    }
+  }
+  return exit_failure;
+}
+
+std::optional<broadcast_actor> open_backend(caf::actor_system& sys,
+                                            const std::string& url,
+                                            int& code) {
+  auto bc = spawn_broadcast(sys, url, builtin_schemes());
+  if (!bc) {
+    write_stderr("broadcaster: cannot use backend " + url + ": "
+                 + describe(bc.error()));
+    code = exit_code_for(bc.error());
+    return std::nullopt;
+  }
+  return std::move(*bc);
+}
+
+bool write_stdout(const std::string& text) {
+  if (text.empty()) {
+    return true;
+  }
+  if (std::fwrite(text.data(), 1, text.size(), stdout) != text.size()
+      || std::fflush(stdout) != 0) {
+    return false;
+  }
+  return true;
+}
+
+void write_stderr(const std::string& line) {
+  std::fprintf(stderr, "%s\n", line.c_str());
+  std::fflush(stderr);
+}
+
+namespace {
+
+// Ends the supervisor of a command, so that the actor system can shut
+// down when main() returns.
+struct supervisor_guard {
+  std::optional<broadcast_actor>& handle;
+  ~supervisor_guard() {
+    if (handle) {
+      caf::anon_send_exit(*handle, caf::exit_reason::user_shutdown);
+    }
+  }
+};
+
+void require_positionals(const command_spec& spec, const parsed_args& args,
+                         size_t min, size_t max) {
+  auto n = args.positionals.size();
+  if (n < min || n > max) {
+    throw usage_error("wrong number of arguments (" + std::to_string(n)
+                      + "); usage: " + spec.usage);
+  }
+}
+
+} // namespace
+
+// -- publish ------------------------------------------------------------------
+
+int run_publish(const std::vector<std::string>& raw) {
+  auto args = parse_args(publish_spec, raw);
+  if (args.help) {
+    std::cout << help_text(publish_spec);
+    return exit_ok;
+  }
+  require_positionals(publish_spec, args, 2, 3);
+  config cfg;
+  load_config(cfg, "publish", args);
+  caf::actor_system sys{cfg};
+  int code = exit_ok;
+  auto bc = open_backend(sys, args.positionals[0], code);
+  supervisor_guard guard{bc};
+  if (!bc) {
+    return code;
+  }
+  const auto& channel = args.positionals[1];
+  auto timeout = timeout_of(cfg);
+  if (args.positionals.size() == 3) {
+    auto ack = publish_blocking(sys, *bc, channel, args.positionals[2],
+                                timeout);
+    if (!ack) {
+      write_stderr("broadcaster: publish failed on channel \"" + channel
+                   + "\": " + describe(ack.error()));
+      return exit_code_for(ack.error());
+    }
+    return exit_ok;
+  }
+  std::string line;
+  uint64_t number = 0;
+  while (std::getline(std::cin, line)) {
+    ++number;
+    // NOTE: publishes one line at a time and waits for each
+    // acknowledgement, which keeps the order and the error report simple
+    // but limits a remote node to one round trip per line.
+    auto ack = publish_blocking(sys, *bc, channel, line, timeout);
+    if (!ack) {
+      write_stderr("broadcaster: publish failed on channel \"" + channel
+                   + "\" at input line " + std::to_string(number) + ": "
+                   + describe(ack.error()));
+      return exit_code_for(ack.error());
+    }
+  }
+  if (std::cin.bad()) {
+    write_stderr("broadcaster: reading standard input failed after line "
+                 + std::to_string(number));
+    return exit_failure;
+  }
+  return exit_ok;
+}
+
+// -- subscribe ----------------------------------------------------------------
+
+int run_subscribe(const std::vector<std::string>& raw) {
+  auto args = parse_args(subscribe_spec, raw);
+  if (args.help) {
+    std::cout << help_text(subscribe_spec);
+    return exit_ok;
+  }
+  require_positionals(subscribe_spec, args, 2, SIZE_MAX);
+  block_stop_signals();
+  config cfg;
+  load_config(cfg, "subscribe", args);
+  auto format = parse_format(cfg.subscribe_format);
+  caf::actor_system sys{cfg};
+  int code = exit_ok;
+  auto bc = open_backend(sys, args.positionals[0], code);
+  supervisor_guard guard{bc};
+  if (!bc) {
+    return code;
+  }
+  caf::scoped_actor self{sys};
+  auto self_handle = caf::actor_cast<caf::actor>(self.ptr());
+  stop_watcher watcher{[self_handle](const std::string& cause) {
+                         caf::anon_send(self_handle, cli_stop_atom::value,
+                                        cause);
+                       },
+                       true};
+  subscribe_options opts;
+  opts.pattern = cfg.pattern;
+  opts.history = cfg.history;
+  auto timeout = timeout_of(cfg);
+  size_t open = 0;
+  for (size_t i = 1; i < args.positionals.size(); ++i) {
+    const auto& channel = args.positionals[i];
+    caf::error failure;
+    self
+      ->request(*bc, timeout, bc_subscribe_atom::value, channel, self_handle,
+                opts)
+      .receive([&](subscription&) { ++open; },
+               [&](caf::error& err) { failure = std::move(err); });
+    if (failure) {
+      write_stderr("broadcaster: subscribe failed on "
+                   + std::string{cfg.pattern ? "pattern" : "channel"} + " \""
+                   + channel + "\": " + describe(failure));
+      return exit_code_for(failure);
+    }
+    write_stderr("subscribed: " + channel);
+  }
+  // Text goes to standard error for notices, so that standard output
+  // carries only events; json puts them on standard output as objects.
+  auto notice = [&](const std::string& line) {
+    if (format == output_format::json) {
+      return write_stdout(line + "\n");
+    }
+    write_stderr(line);
+    return true;
+  };
+  uint64_t printed = 0;
+  bool done = false;
+  while (!done) {
+    self->receive(
+      [&](event_batch& batch) {
+        std::string out;
+        for (const auto& ev : batch.events) {
+          if (cfg.count > 0 && printed >= cfg.count) {
+            break;
+          }
+          out += format_event(ev, format);
+          out += '\n';
+          ++printed;
+        }
+        acknowledge(self.ptr(), batch.events.size());
+        if (!write_stdout(out)) {
+          done = true;
+          code = errno == EPIPE ? exit_ok : exit_failure;
+          return;
+        }
+        if (cfg.count > 0 && printed >= cfg.count) {
+          done = true;
+        }
+      },
+      [&](events_skipped& skipped) {
+        if (!notice(format_skipped(skipped, format))) {
+          done = true;
+        }
+      },
+      [&](status_event& status) {
+        if (!notice(format_status(status, format))) {
+          done = true;
+          return;
+        }
+        if (status.kind == status_kind::closed && --open == 0) {
+          write_stderr("broadcaster: every subscription was closed: "
+                       + status.reason);
+          code = exit_failure;
+          done = true;
+        }
+      },
+      [&](cli_stop_atom, const std::string& cause) {
+        // A signal or a closed standard output is how a subscription is
+        // meant to end, so both exit with 0.
+        (void) cause;
+        done = true;
+      });
+  }
+  return code;
+}
+
+// -- history ------------------------------------------------------------------
+
+int run_history(const std::vector<std::string>& raw) {
+  auto args = parse_args(history_spec, raw);
+  if (args.help) {
+    std::cout << help_text(history_spec);
+    return exit_ok;
+  }
+  require_positionals(history_spec, args, 2, 2);
+  config cfg;
+  load_config(cfg, "history", args);
+  auto format = parse_format(cfg.history_format);
+  caf::actor_system sys{cfg};
+  int code = exit_ok;
+  auto bc = open_backend(sys, args.positionals[0], code);
+  supervisor_guard guard{bc};
+  if (!bc) {
+    return code;
+  }
+  const auto& channel = args.positionals[1];
+  auto page = history_blocking(sys, *bc, channel, cfg.before, cfg.limit,
+                               timeout_of(cfg));
+  if (!page) {
+    write_stderr("broadcaster: history failed on channel \"" + channel
+                 + "\": " + describe(page.error()));
+    return exit_code_for(page.error());
+  }
+  std::string out;
+  for (const auto& ev : page->events) {
+    out += format_history_event(ev, format);
+    out += '\n';
+  }
+  if (!write_stdout(out)) {
+    return errno == EPIPE ? exit_ok : exit_failure;
+  }
+  if (page->more && !page->events.empty()) {
+    write_stderr("more: older events exist; continue with --before "
+                 + page->events.back().id);
+  }
+  return exit_ok;
+}
+
+// -- stats --------------------------------------------------------------------
+
+int run_stats(const std::vector<std::string>& raw) {
+  auto args = parse_args(stats_spec, raw);
+  if (args.help) {
+    std::cout << help_text(stats_spec);
+    return exit_ok;
+  }
+  require_positionals(stats_spec, args, 1, 1);
+  config cfg;
+  load_config(cfg, "stats", args);
+  auto format = parse_format(cfg.stats_format);
+  caf::actor_system sys{cfg};
+  int code = exit_ok;
+  const auto& text = args.positionals[0];
+  auto bc = open_backend(sys, text, code);
+  supervisor_guard guard{bc};
+  if (!bc) {
+    return code;
+  }
+  auto target = *bc;
+  auto source = parse_url(text);
+  if (source && source->scheme == "caf") {
+    // The counters of interest are those of the node, not those of the
+    // local supervisor that has just started.
+    auto node = connect_node(sys, source->host, source->port,
+                             timeout_of(cfg));
+    if (!node) {
+      write_stderr("broadcaster: stats failed: " + describe(node.error()));
+      return exit_code_for(node.error());
+    }
+    target = *node;
+  }
+  auto stats = stats_blocking(sys, target, timeout_of(cfg));
+  if (!stats) {
+    write_stderr("broadcaster: stats failed: " + describe(stats.error()));
+    return exit_code_for(stats.error());
+  }
+  if (!write_stdout(format_stats(*stats, format))) {
+    return errno == EPIPE ? exit_ok : exit_failure;
+  }
+  return exit_ok;
+}
+
+} // namespace broadcaster::cli
