@@ -231,6 +231,22 @@ BOOST_AUTO_TEST_CASE(last_subscriber_leaving_retires_the_channel) {
   BOOST_TEST(expect_message<event>(self).message == "again");
 }
 
+BOOST_AUTO_TEST_CASE(resubscribe_right_after_retire) {
+  // Each round retires the channel actor and creates a new one at once, so
+  // the old actor's unsubscribe and the new one's subscribe overlap at the
+  // backend.
+  auto who = spawn_collector();
+  for (int round = 0; round < 100; ++round) {
+    auto sub = subscribe(sys, bc, who, "churn");
+    BOOST_REQUIRE(sub);
+    publish("churn", std::to_string(round));
+    BOOST_REQUIRE_EQUAL(expect_message<event>(self).message,
+                        std::to_string(round));
+    BOOST_REQUIRE(!unsubscribe(sys, bc, sub->id));
+  }
+  BOOST_TEST(no_event_within(self, 50ms));
+}
+
 BOOST_AUTO_TEST_CASE(events_keep_publish_order) {
   constexpr uint64_t total = 20000;
   auto count = sys.spawn(counter, caf::actor_cast<caf::actor>(self), total);
