@@ -68,14 +68,23 @@ void send_raw(channel_pointer self, member& m, caf::message content) {
 void drain(channel_pointer self, member& m) {
   auto& st = self->state;
   while (!m.queue.empty() && m.in_flight < m.options.max_in_flight) {
+    auto& front = m.queue.front();
+    auto window = static_cast<size_t>(m.options.max_in_flight - m.in_flight);
+    auto remaining = front.size - front.offset;
+    // Sending part of a batch copies its events, so a batch that does not
+    // fit waits for the acknowledgements still due. It is split only when
+    // nothing is in flight or the queue is over its limit, so the window
+    // still fills before any event is dropped.
+    if (remaining > window && m.in_flight > 0
+        && m.queued <= m.options.max_queued) {
+      break;
+    }
     if (m.skipped_pending > 0) {
       send_raw(self, m,
                caf::make_message(events_skipped{st.key, m.skipped_pending}));
       m.skipped_pending = 0;
     }
-    auto& front = m.queue.front();
-    auto window = static_cast<size_t>(m.options.max_in_flight - m.in_flight);
-    auto count = std::min(front.size - front.offset, window);
+    auto count = std::min(remaining, window);
     if (front.offset == 0 && count == front.size) {
       send_raw(self, m, front.content);
     } else {
