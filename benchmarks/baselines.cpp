@@ -96,7 +96,12 @@ caf::behavior group_publisher(group_publisher_pointer self,
   };
 }
 
-double run_group(const options& opts, size_t group_count, size_t per_group,
+struct rate_sample {
+  double per_second = 0;
+  double cpu_ns_per_delivery = NAN;
+};
+
+rate_sample run_group(const options& opts, size_t group_count, size_t per_group,
                  size_t payload, int serial) {
   bench_config cfg{opts};
   caf::actor_system sys{cfg};
@@ -121,14 +126,22 @@ double run_group(const options& opts, size_t group_count, size_t per_group,
   sleep_seconds(opts.warmup);
   auto d0 = c->delivered.load();
   auto t0 = clock_type::now();
+  auto cpu0 = process_cpu_ns();
   sleep_seconds(opts.duration);
   auto d1 = c->delivered.load();
   std::chrono::duration<double> elapsed = clock_type::now() - t0;
+  auto cpu1 = process_cpu_ns();
   caf::anon_send_exit(publisher, caf::exit_reason::user_shutdown);
   for (const auto& a : actors) {
     caf::anon_send_exit(a, caf::exit_reason::user_shutdown);
   }
-  return static_cast<double>(d1 - d0) / elapsed.count();
+  rate_sample out;
+  out.per_second = static_cast<double>(d1 - d0) / elapsed.count();
+  if (d1 > d0) {
+    out.cpu_ns_per_delivery = static_cast<double>(cpu1 - cpu0)
+                              / static_cast<double>(d1 - d0);
+  }
+  return out;
 }
 
 void run_group_cases(const options& opts, std::vector<result>& rows) {
@@ -156,12 +169,16 @@ void run_group_cases(const options& opts, std::vector<result>& rows) {
       r.channels = s.groups;
       r.payload = payload;
       r.metric = "deliveries/s";
-      r.value = run_group(opts, s.groups, s.per_group, payload, ++serial);
-      char text[128];
+      auto sample = run_group(opts, s.groups, s.per_group, payload,
+                              ++serial);
+      r.value = sample.per_second;
+      r.cpu_ns_per_delivery = sample.cpu_ns_per_delivery;
+      char text[160];
       std::snprintf(text, sizeof(text),
                     "  caf group %zu groups x %zu members, %zu B: %.2fM "
-                    "deliveries/s",
-                    s.groups, s.per_group, payload, r.value / 1e6);
+                    "deliveries/s, %.0f ns CPU per delivery",
+                    s.groups, s.per_group, payload, r.value / 1e6,
+                    r.cpu_ns_per_delivery);
       progress(text);
       rows.push_back(r);
     }

@@ -62,6 +62,9 @@ struct options {
 
   std::string output_dir = "bench-results";
 
+  /// Runs the hiredis and CAF group baselines; off only for profiling.
+  bool baselines = true;
+
   /// Path of this program, for starting the caf:// node as a child.
   std::string self_path;
 
@@ -82,6 +85,12 @@ struct result {
   double baseline_value = NAN;
   std::string note;
   bool skipped = false;
+
+  /// CPU time of this process per delivery during the measured interval,
+  /// in nanoseconds. Unlike the rate, it changes little when other
+  /// processes compete for the cores. Servers in other processes are not
+  /// counted.
+  double cpu_ns_per_delivery = NAN;
 
   double ratio() const {
     return baseline_value > 0 ? value / baseline_value : NAN;
@@ -126,6 +135,10 @@ int64_t now_ns();
 /// Resident set size of this process in bytes, after returning free heap
 /// pages to the system so that two samples compare live memory.
 uint64_t resident_bytes();
+
+/// CPU time (user plus system) that this process used so far, in
+/// nanoseconds.
+int64_t process_cpu_ns();
 
 /// Returns the q-quantile (0..1) of `samples`, sorting them.
 double quantile(std::vector<int64_t>& samples, double q);

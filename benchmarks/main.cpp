@@ -48,6 +48,8 @@ targets, and writes results.csv and PNG plots to the output folder.
   --policy=NAME            CAF scheduler.policy: stealing or sharing
                            (default stealing)
   --max-throughput=N       CAF scheduler.max-throughput (default unlimited)
+  --baselines=on|off       run the raw baselines (default on; off only to
+                           profile the product alone)
   --output-dir=DIR         folder for results.csv and the plots
                            (default bench-results)
   --help                   this text
@@ -127,6 +129,11 @@ std::string parse(int argc, char** argv, bench::options& opts,
         opts.policy = value;
       } else if (name == "max-throughput") {
         opts.max_throughput = std::stoul(value);
+      } else if (name == "baselines") {
+        if (value != "on" && value != "off") {
+          return "invalid --baselines=" + value + "; use on or off";
+        }
+        opts.baselines = value == "on";
       } else if (name == "output-dir") {
         opts.output_dir = value;
       } else {
@@ -308,7 +315,10 @@ int main(int argc, char** argv) {
   auto children_start = process_jiffies(redis.pid())
                         + process_jiffies(node.pid());
   auto started = bench::clock_type::now();
-  auto rows = bench::run_baselines(opts, env);
+  std::vector<bench::result> rows;
+  if (opts.baselines) {
+    rows = bench::run_baselines(opts, env);
+  }
   auto product = bench::run_product_cases(opts, env);
   rows.insert(rows.end(), product.begin(), product.end());
   bench::attach_baselines(rows);

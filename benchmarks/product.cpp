@@ -25,6 +25,12 @@ std::string format_rate(double x) {
   return text;
 }
 
+std::string cpu_text(double ns) {
+  char text[48];
+  std::snprintf(text, sizeof(text), "%.0f ns CPU per delivery", ns);
+  return text;
+}
+
 /// One throughput measurement: `channels` channels with `per_channel`
 /// subscribers each, the first `stalled` of them on channel 0 stalled.
 struct fanout_spec {
@@ -39,6 +45,7 @@ struct fanout_spec {
 struct fanout_outcome {
   std::string error;
   double deliveries_per_s = 0;
+  double cpu_ns_per_delivery = NAN;
   uint64_t active = 0;
   uint64_t skipped = 0;
   int64_t rss_growth = 0; // bytes, during the measured interval
@@ -124,12 +131,18 @@ fanout_outcome run_fanout(const options& opts, const fanout_spec& spec) {
   auto rss0 = resident_bytes();
   auto d0 = c->delivered.load();
   auto t0 = clock_type::now();
+  auto cpu0 = process_cpu_ns();
   sleep_seconds(opts.duration);
   auto d1 = c->delivered.load();
   auto t1 = clock_type::now();
+  auto cpu1 = process_cpu_ns();
   auto rss1 = resident_bytes();
   std::chrono::duration<double> elapsed = t1 - t0;
   out.deliveries_per_s = static_cast<double>(d1 - d0) / elapsed.count();
+  if (d1 > d0) {
+    out.cpu_ns_per_delivery = static_cast<double>(cpu1 - cpu0)
+                              / static_cast<double>(d1 - d0);
+  }
   out.rss_growth = static_cast<int64_t>(rss1) - static_cast<int64_t>(rss0);
   out.skipped = c->skipped.load();
   caf::anon_send_exit(publisher, caf::exit_reason::user_shutdown);
@@ -161,6 +174,7 @@ result throughput_row(const std::string& system, const fanout_spec& spec,
     return r;
   }
   r.value = out.deliveries_per_s;
+  r.cpu_ns_per_delivery = out.cpu_ns_per_delivery;
   if (out.skipped > 0) {
     r.note = std::to_string(out.skipped) + " events skipped";
   }
@@ -202,7 +216,8 @@ void run_throughput(const options& opts, const std::string& system,
     auto row = throughput_row(system, s, out);
     progress("  " + case_label(system, s) + ": "
              + (row.skipped ? row.note
-                            : format_rate(row.value) + " deliveries/s"));
+                            : format_rate(row.value) + " deliveries/s, "
+                                + cpu_text(row.cpu_ns_per_delivery)));
     rows.push_back(row);
   }
 }

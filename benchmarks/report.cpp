@@ -107,13 +107,14 @@ std::string number(double x) {
 void write_csv(const std::string& path, const std::vector<result>& rows) {
   std::ofstream out{path};
   out << "group,system,subscribers,channels,payload_bytes,metric,value,"
-         "baseline,baseline_value,ratio,skipped,note\n";
+         "baseline,baseline_value,ratio,cpu_ns_per_delivery,skipped,note\n";
   for (const auto& r : rows) {
     out << csv_field(r.group) << ',' << csv_field(r.system) << ','
         << r.subscribers << ',' << r.channels << ',' << r.payload << ','
         << csv_field(r.metric) << ',' << number(r.value) << ','
         << csv_field(r.baseline) << ',' << number(r.baseline_value) << ','
-        << number(r.ratio()) << ',' << (r.skipped ? 1 : 0) << ','
+        << number(r.ratio()) << ',' << number(r.cpu_ns_per_delivery) << ','
+        << (r.skipped ? 1 : 0) << ','
         << csv_field(r.note) << '\n';
   }
 }
