@@ -143,6 +143,12 @@ int run_subscribe(const std::vector<std::string>& raw) {
   require_positionals(subscribe_spec, args, 2, SIZE_MAX);
   block_stop_signals();
   config cfg;
+  // Drops a connection that has been silent for 10 s, so that a node
+  // behind a silent partition counts as lost. `broadcaster serve` sends
+  // heartbeats every second; for a node that sends none, set
+  // --middleman.connection-timeout=0s to turn this off.
+  cfg.set("middleman.connection-timeout",
+          caf::timespan{std::chrono::seconds{10}});
   load_config(cfg, "subscribe", args);
   auto format = parse_format(cfg.subscribe_format);
   caf::actor_system sys{cfg};

@@ -91,10 +91,10 @@ struct deferred_request {
 struct node_state {
   node_settings settings;
   link_status link = link_status::connecting;
+  // NOTE: if the middleman still returns a proxy of a lost connection from
+  // its cache, monitoring that proxy reports the loss again at once and
+  // the next attempt follows after the backoff.
   broadcast_actor remote;
-  // The remote handle that went down last. The middleman may still return
-  // it from its cache for a moment after the loss.
-  caf::actor_addr lost_remote;
   // Increments on every connection loss, so that replies and timers of an
   // older connection are ignored.
   uint64_t generation = 0;
@@ -602,15 +602,6 @@ void start_connect(node_pointer self) {
             || st.link == link_status::connected) {
           return;
         }
-        if (handle && handle->address() == st.lost_remote) {
-          // The middleman has not yet dropped the dead connection from its
-          // cache.
-          connect_failed(self,
-                         make_error(errc::backend_unavailable,
-                                    "the connection to " + st.settings.name
-                                      + " is still closing"));
-          return;
-        }
         auto checked = check_published(self->system(), std::move(handle),
                                        interface, st.settings.host,
                                        st.settings.port);
@@ -643,7 +634,6 @@ void start_connect(node_pointer self) {
 
 void node_lost(node_pointer self, const caf::error& cause) {
   auto& st = self->state;
-  st.lost_remote = st.remote.address();
   st.remote = nullptr;
   st.link = link_status::disconnected;
   ++st.generation;

@@ -276,6 +276,28 @@ BOOST_AUTO_TEST_CASE(subscriber_sees_lost_and_back_after_restart) {
   BOOST_CHECK_EQUAL(event["message"], "after");
 }
 
+BOOST_AUTO_TEST_CASE(silent_node_is_lost_and_back) {
+  // SIGSTOP keeps the node's sockets open but stops its heartbeats, like a
+  // partition that drops packets without closing connections.
+  piped_process node{{cli_path(), "serve", "--port", "0",
+                      "--middleman.heartbeat-interval=100ms"}};
+  auto port = listening_port(node, deadline());
+  BOOST_REQUIRE(port != 0);
+  auto url = node_url(port) + "?reconnect_min=50ms&reconnect_max=200ms";
+  piped_process sub{{cli_path(), "subscribe", url, "quiet", "--format",
+                     "json", "--middleman.connection-timeout=1s"}};
+  BOOST_REQUIRE(sub.wait_for(stream::err, "subscribed: quiet", deadline()));
+  node.send_signal(SIGSTOP);
+  auto lost = next_json(sub);
+  node.send_signal(SIGCONT);
+  BOOST_CHECK_EQUAL(lost["status"], "backend_lost");
+  auto back = next_json(sub);
+  BOOST_CHECK_EQUAL(back["status"], "backend_back");
+  auto r = cli({"publish", node_url(port), "quiet", "again"});
+  BOOST_REQUIRE_MESSAGE(r.code == 0, r.err);
+  BOOST_CHECK_EQUAL(next_json(sub)["message"], "again");
+}
+
 BOOST_AUTO_TEST_CASE(text_subscriber_prints_statuses_to_stderr) {
   auto node = std::make_unique<piped_process>(
     std::vector<std::string>{cli_path(), "serve", "--port", "0"});
