@@ -123,8 +123,12 @@ struct publisher_state {
 
 using publisher_pointer = caf::stateful_actor<publisher_state>*;
 
-// Sends publish requests until the window is full or the subscribers are
+// Sends publishes until `window` are unacknowledged or the subscribers are
 // `max_lag` deliveries behind; in the latter case it polls again shortly.
+// Publishes go out with send(), not request(), and the acknowledgements
+// arrive as ordinary messages: CAF 0.17 keeps pending requests in a sorted
+// vector, so a window of requests would cost the publisher time linear in
+// the window per reply.
 void pump(publisher_pointer self) {
   auto& st = self->state;
   auto& s = st.settings;
@@ -142,24 +146,7 @@ void pump(publisher_pointer self) {
     st.next_channel = (st.next_channel + 1) % s.channels.size();
     ++st.sent;
     ++st.outstanding;
-    self
-      ->request(s.bc, caf::infinite, broadcaster::bc_publish_atom::value,
-                channel, s.payload)
-      .then(
-        [self](const broadcaster::publish_ack&) {
-          --self->state.outstanding;
-          self->state.settings.c->published.fetch_add(
-            1, std::memory_order_relaxed);
-          pump(self);
-        },
-        [self](caf::error& err) {
-          --self->state.outstanding;
-          if (self->state.settings.c->failed.fetch_add(1) == 0) {
-            std::fprintf(stderr, "publish failed: %s\n",
-                         broadcaster::describe(err).c_str());
-          }
-          pump(self);
-        });
+    self->send(s.bc, broadcaster::bc_publish_atom::value, channel, s.payload);
   }
 }
 
@@ -170,6 +157,20 @@ caf::behavior publisher_impl(publisher_pointer self,
     [self](go_atom) { pump(self); },
     [self](tick_atom) {
       self->state.tick_pending = false;
+      pump(self);
+    },
+    [self](const broadcaster::publish_ack&) {
+      --self->state.outstanding;
+      self->state.settings.c->published.fetch_add(1,
+                                                  std::memory_order_relaxed);
+      pump(self);
+    },
+    [self](caf::error& err) {
+      --self->state.outstanding;
+      if (self->state.settings.c->failed.fetch_add(1) == 0) {
+        std::fprintf(stderr, "publish failed: %s\n",
+                     broadcaster::describe(err).c_str());
+      }
       pump(self);
     },
   };

@@ -420,6 +420,12 @@ void run_stalled(const options& opts, const std::string& system,
       auto per_subscriber = out.deliveries_per_s
                             / static_cast<double>(out.active);
       (stalled == 0 ? none : one).push_back(per_subscriber);
+      char text[128];
+      std::snprintf(text, sizeof(text),
+                    "    round %d, %zu stalled: %.0f/s per subscriber, %s",
+                    round + 1, stalled, per_subscriber,
+                    cpu_text(out.cpu_ns_per_delivery).c_str());
+      progress(text);
       if (stalled == 1) {
         worst.max_queued = std::max(worst.max_queued, out.max_queued);
         worst.rss_growth = std::max(worst.rss_growth, out.rss_growth);
