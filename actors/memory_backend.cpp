@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <charconv>
-#include <deque>
 #include <list>
 #include <unordered_map>
 #include <vector>
@@ -29,8 +28,42 @@ struct stored_event {
   event ev;
 };
 
+// The stored events of one channel, oldest first: a ring buffer that,
+// once full, overwrites its oldest slot by assignment, so the strings of
+// that slot keep their buffers and storing an event needs no allocation.
+class event_ring {
+public:
+  size_t size() const noexcept {
+    return count_;
+  }
+
+  /// Returns the event at `index`, counted from the oldest.
+  const stored_event& operator[](size_t index) const {
+    return slots_[(head_ + index) % slots_.size()];
+  }
+
+  /// Appends an event, overwriting the oldest when `capacity` are stored.
+  void push(uint64_t seq, const event& ev, size_t capacity) {
+    if (slots_.size() < capacity) {
+      // Not full yet, so head_ is still 0.
+      slots_.push_back(stored_event{seq, ev});
+      ++count_;
+      return;
+    }
+    auto& oldest = slots_[head_];
+    oldest.seq = seq;
+    oldest.ev = ev;
+    head_ = (head_ + 1) % slots_.size();
+  }
+
+private:
+  std::vector<stored_event> slots_;
+  size_t head_ = 0;
+  size_t count_ = 0;
+};
+
 struct stored_channel {
-  std::deque<stored_event> events;
+  event_ring events;
   std::list<std::string>::iterator lru;
 };
 
@@ -124,11 +157,7 @@ void store_event(memory_pointer self, const std::string& channel,
   } else {
     st.lru.splice(st.lru.end(), st.lru, i->second.lru);
   }
-  auto& events = i->second.events;
-  events.push_back(stored_event{seq, ev});
-  while (events.size() > st.settings.retention) {
-    events.pop_front();
-  }
+  i->second.events.push(seq, ev, st.settings.retention);
 }
 
 // Returns the last `count` stored events of `key` (or of every channel
@@ -144,9 +173,8 @@ std::vector<event> last_events(memory_pointer self, const std::string& key,
     }
     auto& events = i->second.events;
     auto n = std::min<uint64_t>(count, events.size());
-    for (auto j = events.end() - static_cast<std::ptrdiff_t>(n);
-         j != events.end(); ++j) {
-      result.push_back(j->ev);
+    for (auto j = events.size() - n; j < events.size(); ++j) {
+      result.push_back(events[j].ev);
     }
     return result;
   }
@@ -155,9 +183,8 @@ std::vector<event> last_events(memory_pointer self, const std::string& key,
     if (glob_match(key, entry.first)) {
       auto& events = entry.second.events;
       auto n = std::min<uint64_t>(count, events.size());
-      for (auto j = events.end() - static_cast<std::ptrdiff_t>(n);
-           j != events.end(); ++j) {
-        matches.push_back(&*j);
+      for (auto j = events.size() - n; j < events.size(); ++j) {
+        matches.push_back(&events[j]);
       }
     }
   }
@@ -289,15 +316,21 @@ memory_actor::behavior_type memory_impl(memory_pointer self,
       }
       auto& events = i->second.events;
       // Events are in increasing sequence order: find the first one at or
-      // after `before_seq`, then walk backwards.
-      auto end = std::lower_bound(events.begin(), events.end(), before_seq,
-                                  [](const stored_event& x, uint64_t seq) {
-                                    return x.seq < seq;
-                                  });
-      auto available = static_cast<uint64_t>(end - events.begin());
+      // after `before_seq` by bisection, then walk backwards.
+      size_t end = 0;
+      size_t last = events.size();
+      while (end < last) {
+        auto middle = end + (last - end) / 2;
+        if (events[middle].seq < before_seq) {
+          end = middle + 1;
+        } else {
+          last = middle;
+        }
+      }
+      auto available = static_cast<uint64_t>(end);
       auto n = std::min(limit, available);
       for (uint64_t k = 0; k < n; ++k) {
-        page.events.push_back((end - 1 - static_cast<std::ptrdiff_t>(k))->ev);
+        page.events.push_back(events[end - 1 - k].ev);
       }
       page.more = available > n;
       return page;
