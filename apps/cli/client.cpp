@@ -88,8 +88,10 @@ int run_publish(const std::vector<std::string>& raw) {
     return exit_ok;
   }
   require_positionals(publish_spec, args, 2, 3);
+
   config cfg;
   load_config(cfg, "publish", args);
+
   caf::actor_system sys{cfg};
   int code = exit_ok;
   auto bc = open_backend(sys, args.positionals[0], code);
@@ -97,6 +99,7 @@ int run_publish(const std::vector<std::string>& raw) {
   if (!bc) {
     return code;
   }
+
   const auto& channel = args.positionals[1];
   auto timeout = timeout_of(cfg);
   if (args.positionals.size() == 3) {
@@ -134,58 +137,37 @@ int run_publish(const std::vector<std::string>& raw) {
 
 // -- subscribe ----------------------------------------------------------------
 
-int run_subscribe(const std::vector<std::string>& raw) {
-  auto args = parse_args(subscribe_spec, raw);
-  if (args.help) {
-    std::cout << help_text(subscribe_spec);
-    return exit_ok;
-  }
-  require_positionals(subscribe_spec, args, 2, SIZE_MAX);
-  block_stop_signals();
-  config cfg;
-  // Drops a connection that has been silent for 10 s, so that a node
-  // behind a silent partition counts as lost. `broadcaster serve` sends
-  // heartbeats every second; for a node that sends none, set
-  // --middleman.connection-timeout=0s to turn this off.
-  cfg.set("middleman.connection-timeout",
-          caf::timespan{std::chrono::seconds{10}});
-  load_config(cfg, "subscribe", args);
-  auto format = parse_format(cfg.subscribe_format);
-  caf::actor_system sys{cfg};
-  int code = exit_ok;
-  auto bc = open_backend(sys, args.positionals[0], code);
-  supervisor_guard guard{bc};
-  if (!bc) {
-    return code;
-  }
-  caf::scoped_actor self{sys};
+namespace {
+
+// Subscribes `self` to every channel of `channels` and prints
+// `subscribed: CHANNEL` for each. Returns the first error.
+caf::error subscribe_all(caf::scoped_actor& self, const broadcast_actor& bc,
+                         const std::vector<std::string>& channels,
+                         const subscribe_options& opts,
+                         std::chrono::milliseconds timeout) {
   auto self_handle = caf::actor_cast<caf::actor>(self.ptr());
-  stop_watcher watcher{[self_handle](const std::string& cause) {
-                         caf::anon_send(self_handle, cli_stop_atom::value,
-                                        cause);
-                       },
-                       true};
-  subscribe_options opts;
-  opts.pattern = cfg.pattern;
-  opts.history = cfg.history;
-  auto timeout = timeout_of(cfg);
-  size_t open = 0;
-  for (size_t i = 1; i < args.positionals.size(); ++i) {
-    const auto& channel = args.positionals[i];
+  for (const auto& channel : channels) {
     caf::error failure;
     self
-      ->request(*bc, timeout, bc_subscribe_atom::value, channel, self_handle,
+      ->request(bc, timeout, bc_subscribe_atom::value, channel, self_handle,
                 opts)
-      .receive([&](subscription&) { ++open; },
+      .receive([](subscription&) {},
                [&](caf::error& err) { failure = std::move(err); });
     if (failure) {
       write_stderr("broadcaster: subscribe failed on "
-                   + std::string{cfg.pattern ? "pattern" : "channel"} + " \""
+                   + std::string{opts.pattern ? "pattern" : "channel"} + " \""
                    + channel + "\": " + describe(failure));
-      return exit_code_for(failure);
+      return failure;
     }
     write_stderr("subscribed: " + channel);
   }
+  return caf::none;
+}
+
+// Prints what arrives for `open` subscriptions until --count events, a stop
+// message or a closed output. Returns the exit code.
+int print_events(caf::scoped_actor& self, const config& cfg,
+                 output_format format, size_t open) {
   // Text goes to standard error for notices, so that standard output
   // carries only events; json puts them on standard output as objects.
   auto notice = [&](const std::string& line) {
@@ -195,6 +177,7 @@ int run_subscribe(const std::vector<std::string>& raw) {
     write_stderr(line);
     return true;
   };
+  int code = exit_ok;
   uint64_t printed = 0;
   bool done = false;
   while (!done) {
@@ -246,6 +229,53 @@ int run_subscribe(const std::vector<std::string>& raw) {
   return code;
 }
 
+} // namespace
+
+int run_subscribe(const std::vector<std::string>& raw) {
+  auto args = parse_args(subscribe_spec, raw);
+  if (args.help) {
+    std::cout << help_text(subscribe_spec);
+    return exit_ok;
+  }
+  require_positionals(subscribe_spec, args, 2, SIZE_MAX);
+  block_stop_signals();
+
+  config cfg;
+  // Drops a connection that has been silent for 10 s, so that a node
+  // behind a silent partition counts as lost. `broadcaster serve` sends
+  // heartbeats every second. For a node that sends none, set
+  // --middleman.connection-timeout=0s to turn this off.
+  cfg.set("middleman.connection-timeout",
+          caf::timespan{std::chrono::seconds{10}});
+  load_config(cfg, "subscribe", args);
+  auto format = parse_format(cfg.subscribe_format);
+
+  caf::actor_system sys{cfg};
+  int code = exit_ok;
+  auto bc = open_backend(sys, args.positionals[0], code);
+  supervisor_guard guard{bc};
+  if (!bc) {
+    return code;
+  }
+
+  caf::scoped_actor self{sys};
+  auto self_handle = caf::actor_cast<caf::actor>(self.ptr());
+  stop_watcher watcher{[self_handle](const std::string& cause) {
+                         caf::anon_send(self_handle, cli_stop_atom::value,
+                                        cause);
+                       },
+                       true};
+  subscribe_options opts;
+  opts.pattern = cfg.pattern;
+  opts.history = cfg.history;
+  std::vector<std::string> channels{args.positionals.begin() + 1,
+                                    args.positionals.end()};
+  if (auto err = subscribe_all(self, *bc, channels, opts, timeout_of(cfg))) {
+    return exit_code_for(err);
+  }
+  return print_events(self, cfg, format, channels.size());
+}
+
 // -- history ------------------------------------------------------------------
 
 int run_history(const std::vector<std::string>& raw) {
@@ -255,9 +285,11 @@ int run_history(const std::vector<std::string>& raw) {
     return exit_ok;
   }
   require_positionals(history_spec, args, 2, 2);
+
   config cfg;
   load_config(cfg, "history", args);
   auto format = parse_format(cfg.history_format);
+
   caf::actor_system sys{cfg};
   int code = exit_ok;
   auto bc = open_backend(sys, args.positionals[0], code);
@@ -265,6 +297,7 @@ int run_history(const std::vector<std::string>& raw) {
   if (!bc) {
     return code;
   }
+
   const auto& channel = args.positionals[1];
   auto page = history_blocking(sys, *bc, channel, cfg.before, cfg.limit,
                                timeout_of(cfg));
@@ -297,9 +330,11 @@ int run_stats(const std::vector<std::string>& raw) {
     return exit_ok;
   }
   require_positionals(stats_spec, args, 1, 1);
+
   config cfg;
   load_config(cfg, "stats", args);
   auto format = parse_format(cfg.stats_format);
+
   caf::actor_system sys{cfg};
   int code = exit_ok;
   const auto& text = args.positionals[0];
@@ -308,6 +343,7 @@ int run_stats(const std::vector<std::string>& raw) {
   if (!bc) {
     return code;
   }
+
   auto target = *bc;
   auto source = parse_url(text);
   if (source && source->scheme == "caf") {

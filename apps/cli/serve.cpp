@@ -28,8 +28,8 @@ namespace broadcaster::cli {
 
 namespace {
 
-// A minimal HTTP/1.0 server on 127.0.0.1 that answers GET /metrics with
-// the supervisor's counters. It handles one connection at a time on its
+// A minimal HTTP/1.0 server on 127.0.0.1 that serves the supervisor's
+// counters at GET /metrics. It handles one connection at a time on its
 // own thread, which is enough for a scraper.
 class metrics_server {
 public:
@@ -191,18 +191,21 @@ int run_serve(const std::vector<std::string>& raw) {
                       + serve_spec.usage);
   }
   block_stop_signals();
+
   config cfg;
   load_config(cfg, "serve", args);
   if (cfg.port < 0) {
     throw usage_error("serve needs --port N (0 picks a free port)");
   }
   auto log = logger("cli");
+
   caf::actor_system sys{cfg};
   int code = exit_ok;
   auto bc = open_backend(sys, cfg.backend, code);
   if (!bc) {
     return code;
   }
+
   // SO_REUSEADDR lets a restarted node listen on its old port while
   // connections of the previous process are still in TIME_WAIT.
   auto port = sys.middleman().publish(*bc, static_cast<uint16_t>(cfg.port),
@@ -214,6 +217,7 @@ int run_serve(const std::vector<std::string>& raw) {
     caf::anon_send_exit(*bc, caf::exit_reason::user_shutdown);
     return exit_failure;
   }
+
   std::optional<metrics_server> metrics;
   if (cfg.metrics_port >= 0) {
     metrics.emplace(sys, *bc);
@@ -232,6 +236,7 @@ int run_serve(const std::vector<std::string>& raw) {
   log->info("serving: address = {}, backend = {}",
             host_port(cfg.host, *port), cfg.backend);
   write_stdout("listening on " + host_port(cfg.host, *port) + "\n");
+
   std::promise<std::string> stop;
   auto stopped = stop.get_future();
   {

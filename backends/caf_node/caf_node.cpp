@@ -70,7 +70,8 @@ struct key_entry {
   uint64_t live_tag = 0;
   // True once the remote node confirmed the live forwarder.
   bool active = false;
-  // True after the sinks were told backend_lost and before backend_back.
+  // True from the backend_lost status sent to the sinks until the
+  // backend_back status.
   bool lost = false;
 };
 
@@ -106,8 +107,8 @@ struct node_state {
   uint64_t next_tag = 1;
   std::unordered_map<uint64_t, pending_subscribe> subscribes;
   uint64_t next_subscribe = 1;
-  // Requests sent to the remote node and not answered yet. A request to a
-  // node that died fails only at its timeout, so a connection loss fails
+  // Requests sent to the remote node that have no reply yet. A request to
+  // a node that died fails only at its timeout, so a connection loss fails
   // them through these callbacks right away.
   std::unordered_map<uint64_t, std::function<void(const caf::error&)>>
     inflight;
@@ -115,7 +116,7 @@ struct node_state {
   std::vector<deferred_request> deferred;
   std::minstd_rand rng{std::random_device{}()};
   uint64_t published = 0;
-  uint64_t publish_failed = 0;
+  uint64_t publish_unavailable = 0;
   uint64_t events_received = 0;
   uint64_t batches_received = 0;
   uint64_t connects = 0;
@@ -268,8 +269,8 @@ subscribe_options forwarder_options(bool pattern, uint64_t history) {
   subscribe_options opts;
   opts.pattern = pattern;
   opts.history = history;
-  // The remote channel actor never holds events back for a forwarder, so
-  // it sends every batch in the order of its backend. The order of the
+  // The remote channel actor never queues events for a forwarder, so it
+  // sends every batch in the order of its backend. The order of the
   // stored events relative to the live ones, which the history seam relies
   // on, depends on that. Flow control happens at the local channel actors,
   // and the forwarder acknowledges every batch as soon as it arrives.
@@ -322,7 +323,7 @@ void live_failed(node_pointer self, const channel_key& key, uint64_t tag,
   stop_history_forwarders(self, key);
   if (entry.lost && !entry.sinks.empty()) {
     // Sinks that were subscribed before the connection loss keep waiting
-    // for backend_back; try again later.
+    // for backend_back, so the subscribe is retried later.
     self->delayed_send(self, st.settings.reconnect_max,
                        bc_resubscribe_atom::value, st.generation, key.first,
                        key.second);
@@ -356,8 +357,9 @@ void subscribe_live(node_pointer self, const channel_key& key) {
 
 // Subscribes a second forwarder with `history` at the remote node. Its
 // first batch is the stored events, which the remote channel actor sends
-// in order with the live events of the live forwarder of the same key; the
-// forwarders pass both into this actor's mailbox in that order.
+// in order with the live events of the live forwarder of the same key.
+// Both forwarders pass their messages into this actor's mailbox in that
+// order.
 void subscribe_history(node_pointer self, const channel_key& key,
                        const sink_actor& sink, uint64_t history,
                        uint64_t token, uint64_t request) {
@@ -518,8 +520,8 @@ void handle_forwarded(node_pointer self, uint64_t tag, caf::message& msg) {
     return;
   }
   if (msg.match_elements<events_skipped>()) {
-    // Cannot happen with the window of forwarder_options(), but if the
-    // remote node drops events, local subscribers should know.
+    // Cannot happen with the window of forwarder_options(). The sink
+    // interface has no message for it, so a remote drop is only logged.
     auto& skipped = msg.get_as<events_skipped>(0);
     st.log->warn("node skipped events: node = {}, channel = {}, count = {}",
                  st.settings.name, skipped.channel, skipped.count);
@@ -643,6 +645,7 @@ void node_lost(node_pointer self, const caf::error& cause) {
                 + describe(cause);
   st.log->warn("connection lost: node = {}, error = {}", st.settings.name,
                describe(cause));
+
   std::vector<uint64_t> tags;
   for (auto& entry : st.forwarders) {
     tags.push_back(entry.first);
@@ -650,6 +653,7 @@ void node_lost(node_pointer self, const caf::error& cause) {
   for (auto tag : tags) {
     stop_forwarder(self, tag);
   }
+
   auto failure = make_error(errc::backend_unavailable,
                             reason
                               + "; the request may or may not have taken "
@@ -664,6 +668,7 @@ void node_lost(node_pointer self, const caf::error& cause) {
   for (auto& entry : subscribes) {
     entry.second.promise.deliver(failure);
   }
+
   for (auto& entry : st.keys) {
     entry.second.live_tag = 0;
     entry.second.active = false;
@@ -724,7 +729,7 @@ node_actor::behavior_type node_impl(node_pointer self,
                           std::move(channel), std::move(message));
         });
       if (self->state.link == link_status::disconnected) {
-        ++self->state.publish_failed;
+        ++self->state.publish_unavailable;
       }
       return result;
     },
@@ -762,7 +767,7 @@ node_actor::behavior_type node_impl(node_pointer self,
         {"connects", st.connects},
         {"connection_losses", st.connection_losses},
         {"published", st.published},
-        {"publish_failed", st.publish_failed},
+        {"publish_unavailable", st.publish_unavailable},
         {"events_received", st.events_received},
         {"batches_received", st.batches_received},
         {"remote_subscriptions", st.forwarders.size()},
@@ -816,6 +821,7 @@ caf::expected<node_settings> parse_settings(const url& source) {
                       "caf:// takes no path, got \"" + source.path + "\" in "
                         + shown + "; use caf://HOST:PORT");
   }
+
   node_settings result;
   result.host = source.host;
   result.port = source.port;
@@ -841,6 +847,7 @@ caf::expected<node_settings> parse_settings(const url& source) {
   if (auto err = opts.finish()) {
     return err;
   }
+
   if (result.reconnect_min > result.reconnect_max) {
     return make_error(errc::invalid_option,
                       "caf:// option reconnect_min ("

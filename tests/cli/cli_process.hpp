@@ -60,9 +60,9 @@ public:
   /// Sends `signal` to the process.
   void send_signal(int signal);
 
-  /// Waits up to `timeout` for the exit; returns the exit code, 128 plus
-  /// the signal number for a process killed by a signal, or nothing on
-  /// timeout.
+  /// Waits up to `timeout` for the exit and returns the exit code. For a
+  /// process killed by a signal it returns 128 plus the signal number, and
+  /// nothing on timeout.
   std::optional<int> wait_exit(std::chrono::milliseconds timeout);
 
 private:

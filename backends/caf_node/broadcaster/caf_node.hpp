@@ -43,8 +43,8 @@ namespace broadcaster {
 /// - `request_timeout`: limit for a publish, history or subscribe request
 ///   at the remote node, default 10s.
 /// - `reconnect_min`: first delay before reconnecting after the node was
-///   lost or could not be reached, default 100ms; each further attempt
-///   doubles it, with random jitter of up to 25 percent.
+///   lost or could not be reached, default 100ms. Each further attempt
+///   doubles it and adds random jitter of up to 25 percent.
 /// - `reconnect_max`: longest delay between two attempts, default 5s.
 ///
 /// Errors: `errc::invalid_url` for a URL without host or port, or with a
