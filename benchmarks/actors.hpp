@@ -23,8 +23,9 @@ using go_atom = caf::atom_constant<caf::atom("bbgo")>;
 /// Wakes a publisher that waited for subscribers to catch up.
 using tick_atom = caf::atom_constant<caf::atom("bbtick")>;
 
-/// Subscribers add to the shared delivery counter once per this many
-/// events, so that 1000 of them do not contend on one cache line.
+/// Subscribers add to the shared delivery counter once they have at least
+/// this many events to add, so that 1000 of them do not contend on one
+/// cache line.
 constexpr uint64_t report_every = 64;
 
 /// Send times and latencies, in nanoseconds, recorded by one subscriber.
@@ -34,8 +35,8 @@ struct latency_log {
 
 /// What a subscriber actor does with the events it receives.
 enum class subscriber_kind {
-  /// Counts events through broadcaster::event_handler(), which acknowledges
-  /// every batch.
+  /// Counts events and acknowledges every batch, as
+  /// broadcaster::event_handler() does.
   counting,
   /// Receives batches but never acknowledges them, as a subscriber stuck
   /// in a long computation looks to the channel actor.

@@ -45,8 +45,9 @@ struct options {
   /// Channels of the multi-channel case, one subscriber each.
   size_t channel_count = 100;
 
-  /// Alternating rounds of the stalled-subscriber case; the median counts.
-  int stalled_rounds = 3;
+  /// Rounds of the stalled-subscriber case, each a run without and a run
+  /// with the stalled subscriber; the median of the paired ratios counts.
+  int stalled_rounds = 5;
 
   /// Publish requests a publisher keeps outstanding.
   size_t window = 256;
@@ -92,7 +93,17 @@ struct result {
   /// counted.
   double cpu_ns_per_delivery = NAN;
 
+  /// Events per event_batch message that subscribers received.
+  double events_per_batch = NAN;
+
+  /// Ratio to the baseline when it is not value / baseline_value, such as
+  /// the median of paired rounds.
+  double paired_ratio = NAN;
+
   double ratio() const {
+    if (!std::isnan(paired_ratio)) {
+      return paired_ratio;
+    }
     return baseline_value > 0 ? value / baseline_value : NAN;
   }
 };
@@ -119,6 +130,7 @@ struct bench_config : caf::actor_system_config {
 /// Counters that subscriber actors update and the harness samples.
 struct counters {
   std::atomic<uint64_t> delivered{0};
+  std::atomic<uint64_t> batches{0}; // event_batch messages received
   std::atomic<uint64_t> skipped{0};
   std::atomic<uint64_t> subscribed{0};
   std::atomic<uint64_t> failed{0};

@@ -39,7 +39,7 @@ targets, and writes results.csv and PNG plots to the output folder.
                            (default 1,10,100,1000)
   --payloads=LIST          payload sizes in bytes (default 32,1024)
   --channels=N             channels of the multi-channel case (default 100)
-  --stalled-rounds=N       rounds of the stalled case (default 3)
+  --stalled-rounds=N       rounds of the stalled case (default 5)
   --window=N               publish requests in flight per publisher
                            (default 256)
   --max-lag=N              events per subscriber a publisher may run ahead
@@ -266,6 +266,61 @@ std::string machine_description() {
          + "\ncpu: " + model + "\nmemory: " + memory + "\n";
 }
 
+// Starts redis-server and, if this build has caf://, the node child, and
+// records in `env` what is available.
+void start_servers(const bench::options& opts, bench::environment& env,
+                   bench::redis_server& redis, bench::node_server& node) {
+  auto schemes = broadcaster::builtin_schemes();
+  env.has_redis_scheme = schemes.find("redis") != nullptr;
+  env.has_caf_scheme = schemes.find("caf") != nullptr;
+  if (auto err = redis.start(); !err.empty()) {
+    env.redis_problem = "redis-server: " + err;
+  } else {
+    env.redis_port = redis.port();
+  }
+  if (env.has_caf_scheme && opts.wants_backend("caf")) {
+    std::vector<std::string> extra{
+      "--threads=" + std::to_string(opts.threads), "--policy=" + opts.policy,
+      "--max-throughput=" + std::to_string(opts.max_throughput)};
+    if (auto err = node.start(opts.self_path, extra); !err.empty()) {
+      env.node_problem = "caf node: " + err;
+    } else {
+      env.node_port = node.port();
+    }
+  }
+}
+
+// CPU time of the whole machine and of the processes of this run, to tell
+// afterwards how much other processes took from the cores.
+struct cpu_sample {
+  std::pair<uint64_t, uint64_t> machine; // busy and total jiffies
+  uint64_t ours = 0;                     // this process and its servers
+
+  static cpu_sample take(pid_t redis, pid_t node) {
+    return {cpu_jiffies(), process_jiffies(getpid()) + process_jiffies(redis)
+                             + process_jiffies(node)};
+  }
+};
+
+std::string noise_text(const cpu_sample& start, const cpu_sample& end,
+                       double seconds) {
+  auto busy = end.machine.first - start.machine.first;
+  auto total = end.machine.second - start.machine.second;
+  auto ours = end.ours - start.ours;
+  auto cores = std::max(1u, std::thread::hardware_concurrency());
+  double foreign = 0;
+  if (total > 0 && busy > ours) {
+    foreign = static_cast<double>(busy - ours) / static_cast<double>(total)
+              * cores;
+  }
+  char text[256];
+  std::snprintf(text, sizeof(text),
+                "run time: %.0f s\nload average at end: %s"
+                "other processes used %.2f of %u cores during the run\n",
+                seconds, read_file("/proc/loadavg").c_str(), foreign, cores);
+  return text;
+}
+
 } // namespace
 
 int main(int argc, char** argv) {
@@ -286,34 +341,16 @@ int main(int argc, char** argv) {
   if (serve) {
     return serve_node(opts);
   }
+
   auto machine = machine_description();
   std::fprintf(stderr, "%sload average at start: %s", machine.c_str(),
                read_file("/proc/loadavg").c_str());
-  auto cpu_start = cpu_jiffies();
-  auto own_start = process_jiffies(getpid());
   bench::environment env;
-  auto schemes = broadcaster::builtin_schemes();
-  env.has_redis_scheme = schemes.find("redis") != nullptr;
-  env.has_caf_scheme = schemes.find("caf") != nullptr;
   bench::redis_server redis;
-  if (auto err = redis.start(); !err.empty()) {
-    env.redis_problem = "redis-server: " + err;
-  } else {
-    env.redis_port = redis.port();
-  }
   bench::node_server node;
-  if (env.has_caf_scheme && opts.wants_backend("caf")) {
-    std::vector<std::string> extra{
-      "--threads=" + std::to_string(opts.threads), "--policy=" + opts.policy,
-      "--max-throughput=" + std::to_string(opts.max_throughput)};
-    if (auto err = node.start(opts.self_path, extra); !err.empty()) {
-      env.node_problem = "caf node: " + err;
-    } else {
-      env.node_port = node.port();
-    }
-  }
-  auto children_start = process_jiffies(redis.pid())
-                        + process_jiffies(node.pid());
+  start_servers(opts, env, redis, node);
+
+  auto cpu_start = cpu_sample::take(redis.pid(), node.pid());
   auto started = bench::clock_type::now();
   std::vector<bench::result> rows;
   if (opts.baselines) {
@@ -323,26 +360,9 @@ int main(int argc, char** argv) {
   rows.insert(rows.end(), product.begin(), product.end());
   bench::attach_baselines(rows);
   std::chrono::duration<double> elapsed = bench::clock_type::now() - started;
-  // CPU time that processes other than this one and its servers used
-  // during the run, as a measure of how noisy the machine was.
-  auto cpu_end = cpu_jiffies();
-  auto ours = process_jiffies(getpid()) - own_start
-              + process_jiffies(redis.pid()) + process_jiffies(node.pid())
-              - children_start;
-  auto busy = cpu_end.first - cpu_start.first;
-  auto total = cpu_end.second - cpu_start.second;
-  auto cores = std::max(1u, std::thread::hardware_concurrency());
-  double foreign = total > 0 ? static_cast<double>(busy > ours ? busy - ours
-                                                               : 0)
-                                 / static_cast<double>(total) * cores
-                             : 0;
-  char noise[256];
-  std::snprintf(noise, sizeof(noise),
-                "run time: %.0f s\nload average at end: %s"
-                "other processes used %.2f of %u cores during the run\n",
-                elapsed.count(), read_file("/proc/loadavg").c_str(), foreign,
-                cores);
-  machine += noise;
+  auto cpu_end = cpu_sample::take(redis.pid(), node.pid());
+
+  machine += noise_text(cpu_start, cpu_end, elapsed.count());
   auto failed = bench::report(opts, rows, machine);
   std::printf("\n%s", machine.c_str());
   return failed == 0 ? 0 : 1;

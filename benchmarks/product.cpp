@@ -31,6 +31,12 @@ std::string cpu_text(double ns) {
   return text;
 }
 
+std::string batch_text(double events) {
+  char text[48];
+  std::snprintf(text, sizeof(text), "%.1f events per batch", events);
+  return text;
+}
+
 /// One throughput measurement: `channels` channels with `per_channel`
 /// subscribers each, the first `stalled` of them on channel 0 stalled.
 struct fanout_spec {
@@ -46,6 +52,7 @@ struct fanout_outcome {
   std::string error;
   double deliveries_per_s = 0;
   double cpu_ns_per_delivery = NAN;
+  double events_per_batch = NAN;
   uint64_t active = 0;
   uint64_t skipped = 0;
   int64_t rss_growth = 0; // bytes, during the measured interval
@@ -130,10 +137,12 @@ fanout_outcome run_fanout(const options& opts, const fanout_spec& spec) {
   sleep_seconds(opts.warmup);
   auto rss0 = resident_bytes();
   auto d0 = c->delivered.load();
+  auto b0 = c->batches.load();
   auto t0 = clock_type::now();
   auto cpu0 = process_cpu_ns();
   sleep_seconds(opts.duration);
   auto d1 = c->delivered.load();
+  auto b1 = c->batches.load();
   auto t1 = clock_type::now();
   auto cpu1 = process_cpu_ns();
   auto rss1 = resident_bytes();
@@ -142,6 +151,10 @@ fanout_outcome run_fanout(const options& opts, const fanout_spec& spec) {
   if (d1 > d0) {
     out.cpu_ns_per_delivery = static_cast<double>(cpu1 - cpu0)
                               / static_cast<double>(d1 - d0);
+  }
+  if (b1 > b0) {
+    out.events_per_batch = static_cast<double>(d1 - d0)
+                           / static_cast<double>(b1 - b0);
   }
   out.rss_growth = static_cast<int64_t>(rss1) - static_cast<int64_t>(rss0);
   out.skipped = c->skipped.load();
@@ -175,6 +188,7 @@ result throughput_row(const std::string& system, const fanout_spec& spec,
   }
   r.value = out.deliveries_per_s;
   r.cpu_ns_per_delivery = out.cpu_ns_per_delivery;
+  r.events_per_batch = out.events_per_batch;
   if (out.skipped > 0) {
     r.note = std::to_string(out.skipped) + " events skipped";
   }
@@ -217,7 +231,8 @@ void run_throughput(const options& opts, const std::string& system,
     progress("  " + case_label(system, s) + ": "
              + (row.skipped ? row.note
                             : format_rate(row.value) + " deliveries/s, "
-                                + cpu_text(row.cpu_ns_per_delivery)));
+                                + cpu_text(row.cpu_ns_per_delivery) + ", "
+                                + batch_text(row.events_per_batch)));
     rows.push_back(row);
   }
 }
@@ -456,10 +471,18 @@ void run_stalled(const options& opts, const std::string& system,
     progress("  " + system + " stalled subscriber: " + error);
     return;
   }
+  // Each round runs both cases back to back, so their ratio cancels most of
+  // the drift in what other processes take from the cores.
+  std::vector<double> ratios;
+  for (size_t i = 0; i < one.size() && i < none.size(); ++i) {
+    ratios.push_back(one[i] / none[i]);
+  }
   rate.value = median(one);
   rate.baseline = "none stalled";
   rate.baseline_value = median(none);
-  rate.note = "median of " + std::to_string(one.size()) + " rounds";
+  rate.paired_ratio = median(ratios);
+  rate.note = "ratio: median of " + std::to_string(ratios.size())
+              + " paired rounds";
   queued.value = static_cast<double>(worst.max_queued);
   queued.baseline = "max_queued";
   queued.baseline_value = broadcaster::subscribe_options{}.max_queued;
@@ -474,9 +497,10 @@ void run_stalled(const options& opts, const std::string& system,
   rows.push_back(growth);
   char text[160];
   std::snprintf(text, sizeof(text),
-                ": others %.0f/s each vs %.0f/s with none stalled, "
-                "%.0f events queued",
-                rate.value, rate.baseline_value, queued.value);
+                ": others %.0f/s each vs %.0f/s with none stalled "
+                "(paired ratio %.2f), %.0f events queued",
+                rate.value, rate.baseline_value, rate.paired_ratio,
+                queued.value);
   progress("  " + system + " stalled subscriber" + text);
 }
 

@@ -107,13 +107,15 @@ std::string number(double x) {
 void write_csv(const std::string& path, const std::vector<result>& rows) {
   std::ofstream out{path};
   out << "group,system,subscribers,channels,payload_bytes,metric,value,"
-         "baseline,baseline_value,ratio,cpu_ns_per_delivery,skipped,note\n";
+         "baseline,baseline_value,ratio,cpu_ns_per_delivery,events_per_batch,"
+         "skipped,note\n";
   for (const auto& r : rows) {
     out << csv_field(r.group) << ',' << csv_field(r.system) << ','
         << r.subscribers << ',' << r.channels << ',' << r.payload << ','
         << csv_field(r.metric) << ',' << number(r.value) << ','
         << csv_field(r.baseline) << ',' << number(r.baseline_value) << ','
         << number(r.ratio()) << ',' << number(r.cpu_ns_per_delivery) << ','
+        << number(r.events_per_batch) << ','
         << (r.skipped ? 1 : 0) << ','
         << csv_field(r.note) << '\n';
   }
@@ -207,16 +209,19 @@ int print_targets(const std::vector<target>& targets) {
 
 // -- plots --------------------------------------------------------------------
 
-void write_plots(const std::string& dir, const std::vector<result>& rows) {
-  // One data file per system and payload: subscribers, deliveries/s.
+using series_files = std::map<std::pair<std::string, size_t>, std::string>;
+
+// Writes one data file per system and payload (subscribers, deliveries/s)
+// and returns their names.
+series_files write_throughput_data(const std::string& dir,
+                                   const std::vector<result>& rows) {
   std::map<std::pair<std::string, size_t>, std::vector<const result*>> series;
   for (const auto& r : rows) {
     if (r.group == "throughput" && r.channels == 1 && !r.skipped) {
       series[{r.system, r.payload}].push_back(&r);
     }
   }
-  std::set<size_t> payloads;
-  std::map<std::pair<std::string, size_t>, std::string> files;
+  series_files files;
   for (auto& [key, points] : series) {
     std::sort(points.begin(), points.end(), [](auto* x, auto* y) {
       return x->subscribers < y->subscribers;
@@ -232,24 +237,38 @@ void write_plots(const std::string& dir, const std::vector<result>& rows) {
       out << p->subscribers << ' ' << number(p->value) << '\n';
     }
     files[key] = file;
-    payloads.insert(key.second);
   }
-  std::ofstream latency{dir + "/latency.dat"};
-  latency << "system p50 p99 p99.9\n";
-  bool any_latency = false;
+  return files;
+}
+
+// Writes latency.dat (system, p50, p99, p99.9). Returns false if no system
+// has all three figures.
+bool write_latency_data(const std::string& dir,
+                        const std::vector<result>& rows) {
+  std::ofstream out{dir + "/latency.dat"};
+  out << "system p50 p99 p99.9\n";
+  bool any = false;
   for (const std::string system :
        {"hiredis", "memory://", "caf://", "redis://"}) {
     auto p50 = find_row(rows, "latency", system, "p50 us", 1, 1, 32);
     auto p99 = find_row(rows, "latency", system, "p99 us", 1, 1, 32);
     auto p999 = find_row(rows, "latency", system, "p99.9 us", 1, 1, 32);
     if (p50 && p99 && p999) {
-      latency << '"' << system << "\" " << number(p50->value) << ' '
-              << number(p99->value) << ' ' << number(p999->value) << '\n';
-      any_latency = true;
+      out << '"' << system << "\" " << number(p50->value) << ' '
+          << number(p99->value) << ' ' << number(p999->value) << '\n';
+      any = true;
     }
   }
-  latency.close();
-  std::ofstream gp{dir + "/plots.gp"};
+  return any;
+}
+
+void write_gnuplot_script(const std::string& path, const series_files& files,
+                          bool with_latency) {
+  std::set<size_t> payloads;
+  for (const auto& entry : files) {
+    payloads.insert(entry.first.second);
+  }
+  std::ofstream gp{path};
   gp << "set terminal pngcairo size 1400,560 font 'sans,11'\n"
         "set output 'throughput.png'\n"
         "set multiplot layout 1,"
@@ -264,42 +283,46 @@ void write_plots(const std::string& dir, const std::vector<result>& rows) {
         "set format y '%.0s%c'\n";
   for (auto payload : payloads) {
     gp << "set title '" << payload_text(payload) << " payload'\n";
-    std::string sep = "plot ";
-    for (auto& [key, file] : files) {
+    std::string separator = "plot ";
+    for (const auto& [key, file] : files) {
       if (key.second != payload) {
         continue;
       }
-      gp << sep << "'" << file << "' using 1:2 with linespoints lw 2 pt 7 "
-         << "title '" << key.first << "'";
-      sep = ", \\\n     ";
+      gp << separator << "'" << file << "' using 1:2 with linespoints lw 2 "
+         << "pt 7 title '" << key.first << "'";
+      separator = ", \\\n     ";
     }
     gp << "\n";
   }
   gp << "unset multiplot\n";
-  if (any_latency) {
-    gp << "reset\n"
-          "set terminal pngcairo size 900,560 font 'sans,11'\n"
-          "set output 'latency.png'\n"
-          "set title 'Publish-to-delivery latency at a fixed rate, 32 B'\n"
-          "set style data histograms\n"
-          "set style histogram clustered gap 1\n"
-          "set style fill solid 0.8 border -1\n"
-          "set boxwidth 0.9\n"
-          "set logscale y\n"
-          "set ylabel 'microseconds'\n"
-          "set grid ytics\n"
-          "set key left top\n"
-          "plot 'latency.dat' using 2:xtic(1) title columnheader(2), \\\n"
-          "     '' using 3 title columnheader(3), \\\n"
-          "     '' using 4 title columnheader(4)\n";
+  if (!with_latency) {
+    return;
   }
-  gp.close();
+  gp << "reset\n"
+        "set terminal pngcairo size 900,560 font 'sans,11'\n"
+        "set output 'latency.png'\n"
+        "set title 'Publish-to-delivery latency at a fixed rate, 32 B'\n"
+        "set style data histograms\n"
+        "set style histogram clustered gap 1\n"
+        "set style fill solid 0.8 border -1\n"
+        "set boxwidth 0.9\n"
+        "set logscale y\n"
+        "set ylabel 'microseconds'\n"
+        "set grid ytics\n"
+        "set key left top\n"
+        "plot 'latency.dat' using 2:xtic(1) title columnheader(2), \\\n"
+        "     '' using 3 title columnheader(3), \\\n"
+        "     '' using 4 title columnheader(4)\n";
+}
+
+// Runs gnuplot on `script` inside `dir`, reporting a failure on stderr.
+void run_gnuplot(const std::string& dir, const std::string& script) {
   auto pid = fork();
   if (pid == 0) {
     if (chdir(dir.c_str()) != 0) {
       _exit(126);
     }
-    execlp("gnuplot", "gnuplot", "plots.gp", static_cast<char*>(nullptr));
+    execlp("gnuplot", "gnuplot", script.c_str(), static_cast<char*>(nullptr));
     _exit(127);
   }
   int status = 0;
@@ -307,9 +330,17 @@ void write_plots(const std::string& dir, const std::vector<result>& rows) {
       || WEXITSTATUS(status) != 0) {
     std::fprintf(stderr,
                  "gnuplot failed (exit status %d); install gnuplot-nox "
-                 "(scripts/install-deps.sh) and run gnuplot plots.gp in %s\n",
-                 WIFEXITED(status) ? WEXITSTATUS(status) : -1, dir.c_str());
+                 "(scripts/install-deps.sh) and run gnuplot %s in %s\n",
+                 WIFEXITED(status) ? WEXITSTATUS(status) : -1,
+                 script.c_str(), dir.c_str());
   }
+}
+
+void write_plots(const std::string& dir, const std::vector<result>& rows) {
+  auto files = write_throughput_data(dir, rows);
+  auto with_latency = write_latency_data(dir, rows);
+  write_gnuplot_script(dir + "/plots.gp", files, with_latency);
+  run_gnuplot(dir, "plots.gp");
 }
 
 } // namespace
