@@ -43,7 +43,8 @@ targets, and writes results.csv and PNG plots to the output folder.
   --window=N               publish requests in flight per publisher
                            (default 256)
   --max-lag=N              events per subscriber a publisher may run ahead
-                           of delivery (default 4096)
+                           of delivery, on average over the subscribers
+                           (default 1024)
   --threads=N              CAF scheduler.max-threads (default: cores)
   --policy=NAME            CAF scheduler.policy: stealing or sharing
                            (default stealing)
