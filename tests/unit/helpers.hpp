@@ -39,28 +39,46 @@ inline caf::behavior collector(caf::event_based_actor* self,
 
 /// Counts events and sends `(ok_atom, count)` to `sink` once it has seen
 /// `expected` of them. Checks that message bodies, read as numbers, arrive
-/// in increasing order, and reports `(error_atom, text)` otherwise.
+/// in increasing order, and reports `(failed_atom, text)` otherwise or
+/// when events were skipped.
 inline caf::behavior counter(caf::event_based_actor* self, caf::actor sink,
                              uint64_t expected) {
   auto seen = std::make_shared<uint64_t>(0);
   auto last = std::make_shared<int64_t>(-1);
-  return event_handler(self, [=](const event& ev) {
-    auto value = std::stoll(ev.message);
-    if (value <= *last) {
-      self->send(sink, failed_atom::value,
-                 "out of order: " + std::to_string(value) + " after "
-                   + std::to_string(*last));
-    }
-    *last = value;
-    if (++*seen == expected) {
-      self->send(sink, caf::ok_atom::value, *seen);
-    }
-  });
+  return event_handler(
+    self,
+    [=](const event& ev) {
+      auto value = std::stoll(ev.message);
+      if (value <= *last) {
+        self->send(sink, failed_atom::value,
+                   "out of order: " + std::to_string(value) + " after "
+                     + std::to_string(*last));
+      }
+      *last = value;
+      if (++*seen == expected) {
+        self->send(sink, caf::ok_atom::value, *seen);
+      }
+    },
+    [=](const notice& n) {
+      if (auto skip = std::get_if<events_skipped>(&n)) {
+        self->send(sink, failed_atom::value,
+                   "counter skipped " + std::to_string(skip->count)
+                     + " events after " + std::to_string(*last));
+      }
+    });
+}
+
+/// Returns options for a subscriber that must not lose events to its
+/// queue limit while a publisher runs ahead of it, as on a loaded machine.
+inline subscribe_options lossless(uint32_t max_queued = 1u << 20) {
+  subscribe_options opts;
+  opts.max_queued = max_queued;
+  return opts;
 }
 
 /// Publishes the numbers 0 .. count-1 as decimal strings on `channel`,
 /// keeping up to `window` publishes in flight, then sends
-/// `(ok_atom, count)` to `done`; on an error it sends `(error_atom, text)`.
+/// `(ok_atom, count)` to `done`; on an error it sends `(failed_atom, text)`.
 inline caf::behavior number_publisher(caf::event_based_actor* self,
                                       broadcast_actor bc, std::string channel,
                                       uint64_t count, uint64_t window,

@@ -250,7 +250,7 @@ BOOST_AUTO_TEST_CASE(resubscribe_right_after_retire) {
 BOOST_AUTO_TEST_CASE(events_keep_publish_order) {
   constexpr uint64_t total = 20000;
   auto count = sys.spawn(counter, caf::actor_cast<caf::actor>(self), total);
-  BOOST_REQUIRE(subscribe(sys, bc, count, "ordered"));
+  BOOST_REQUIRE(subscribe(sys, bc, count, "ordered", lossless()));
   sys.spawn(number_publisher, bc, std::string{"ordered"}, total, 128,
             caf::actor_cast<caf::actor>(self));
   int done = 0;
@@ -362,7 +362,7 @@ BOOST_AUTO_TEST_CASE(history_seam_has_no_gap_or_duplicate) {
   BOOST_TEST(!unsubscribe(sys, bc, probe_sub->id));
   std::vector<std::unique_ptr<blocking_subscription>> subs;
   for (int i = 0; i < 5; ++i) {
-    subscribe_options opts;
+    auto opts = lossless();
     opts.history = 50;
     auto sub = subscribe_blocking(sys, bc, "seam", opts, deadline());
     require_ok(sub);

@@ -69,7 +69,7 @@ BOOST_AUTO_TEST_CASE(stalled_subscriber_is_bounded_and_told_what_it_missed) {
   require_ok(stalled);
   for (int i = 0; i < 3; ++i) {
     auto c = sys.spawn(counter, me(), total);
-    BOOST_REQUIRE(subscribe(sys, bc, c, "flood"));
+    BOOST_REQUIRE(subscribe(sys, bc, c, "flood", lossless()));
   }
   sys.spawn(number_publisher, bc, std::string{"flood"}, total, 256, me());
   // The fast subscribers finish although one subscriber takes nothing.
@@ -114,7 +114,7 @@ BOOST_AUTO_TEST_CASE(disconnect_policy_closes_a_stalled_subscriber) {
   auto stalled = subscribe_blocking(sys, bc, "cut", slow, deadline());
   BOOST_REQUIRE(stalled);
   auto c = sys.spawn(counter, me(), total);
-  BOOST_REQUIRE(subscribe(sys, bc, c, "cut"));
+  BOOST_REQUIRE(subscribe(sys, bc, c, "cut", lossless()));
   sys.spawn(number_publisher, bc, std::string{"cut"}, total, 64, me());
   await_done(2);
   BOOST_TEST(channel("cut").subscribers == 1u);
