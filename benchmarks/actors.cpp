@@ -136,11 +136,13 @@ struct publisher_state {
 using publisher_pointer = caf::stateful_actor<publisher_state>*;
 
 // Sends publishes until `window` are unacknowledged or the subscribers are
-// `max_lag` deliveries behind; in the latter case it polls again shortly.
+// `max_lag` deliveries behind. In the latter case it polls again 50 us
+// later.
 // Publishes go out with send(), not request(), and the acknowledgements
-// arrive as ordinary messages: CAF 0.17 keeps pending requests in a sorted
-// vector, so a window of requests would cost the publisher time linear in
-// the window per reply.
+// arrive as ordinary messages. CAF 0.17 keeps the handlers of pending
+// requests in detail::unordered_flat_map, a vector searched linearly, so a
+// window of requests would cost the publisher time linear in the window
+// per reply.
 void pump(publisher_pointer self) {
   auto& st = self->state;
   auto& s = st.settings;

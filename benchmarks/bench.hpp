@@ -90,9 +90,8 @@ struct result {
   bool skipped = false;
 
   /// CPU time of this process per delivery during the measured interval,
-  /// in nanoseconds. Unlike the rate, it changes little when other
-  /// processes compete for the cores. Servers in other processes are not
-  /// counted.
+  /// in nanoseconds. It changes less than the rate when other processes
+  /// compete for the cores. Servers in other processes are not counted.
   double cpu_ns_per_delivery = NAN;
 
   /// Events per event_batch message that subscribers received.
@@ -166,7 +165,8 @@ bool wait_until(const std::function<bool()>& done, double seconds);
 /// Prints a progress line to standard error.
 void progress(const std::string& text);
 
-/// Writes `payload_size` bytes with the current time in the first eight.
+/// Returns a payload of `payload_size` bytes (at least eight) whose first
+/// eight bytes hold a time stamp, zero until stamp_payload() sets it.
 std::string make_payload(size_t payload_size);
 void stamp_payload(std::string& payload, int64_t ns);
 int64_t read_stamp(const std::string& payload);
