@@ -1,0 +1,1106 @@
+#include "io_thread.hpp"
+
+#include <algorithm>
+#include <array>
+#include <cerrno>
+#include <charconv>
+#include <cstring>
+#include <deque>
+#include <initializer_list>
+#include <mutex>
+#include <random>
+#include <string_view>
+#include <thread>
+
+#include <poll.h>
+#include <pthread.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <hiredis/hiredis.h>
+
+#include <caf/actor.hpp>
+#include <caf/actor_cast.hpp>
+#include <caf/send.hpp>
+
+#include "broadcaster/log.hpp"
+
+namespace broadcaster::redis::detail {
+
+const char* to_string(link_role role) {
+  return role == link_role::publish ? "publish" : "subscribe";
+}
+
+namespace {
+
+using std::chrono::milliseconds;
+
+struct context_deleter {
+  void operator()(redisContext* ctx) const noexcept {
+    redisFree(ctx);
+  }
+};
+
+using context_ptr = std::unique_ptr<redisContext, context_deleter>;
+
+struct reply_deleter {
+  void operator()(redisReply* reply) const noexcept {
+    freeReplyObject(reply);
+  }
+};
+
+using reply_ptr = std::unique_ptr<redisReply, reply_deleter>;
+
+/// Size of one recv() into the reply reader.
+constexpr size_t read_chunk = 64 * 1024;
+
+/// Reads per connection and loop iteration, so that a flood on one
+/// connection cannot starve the other one.
+constexpr int max_reads_per_wakeup = 16;
+
+// -- error mapping ------------------------------------------------------------
+
+// Maps a hiredis error code (redisContext::err, a reader error, or the code
+// this file assigns to its own recv/send failures) to an errc. `connecting`
+// selects the wording for errors before the connection was ready.
+failure hiredis_failure(int code, std::string_view detail,
+                        const std::string& server, bool connecting) {
+  std::string text{detail};
+  switch (code) {
+    case REDIS_ERR_IO:
+      return {errc::backend_unavailable,
+              connecting ? "cannot connect to " + server + ": " + text
+                         : "connection to " + server + " failed: " + text};
+    case REDIS_ERR_EOF:
+      return {errc::backend_unavailable,
+              connecting ? server
+                             + " closed the connection during AUTH, "
+                               "SELECT or PING"
+                         : server + " closed the connection"};
+    case REDIS_ERR_PROTOCOL:
+      return {errc::backend_error,
+              "invalid reply from " + server + ": " + text};
+    case REDIS_ERR_OOM:
+      return {errc::backend_error,
+              "out of memory on the connection to " + server};
+    default:
+      return {errc::backend_unavailable,
+              "cannot connect to " + server + ": " + text};
+  }
+}
+
+failure errno_failure(int error, const std::string& server, bool connecting) {
+  return hiredis_failure(REDIS_ERR_IO, std::strerror(error), server,
+                         connecting);
+}
+
+// Maps an error reply of Redis to a command onto an errc.
+failure reply_failure(std::string_view command, std::string_view text,
+                      const settings& cfg) {
+  std::string reply{text};
+  std::string user_part
+    = cfg.user.empty() ? "" : " for user \"" + cfg.user + "\"";
+  if (reply.rfind("NOAUTH", 0) == 0) {
+    return {errc::authentication_failed,
+            "authentication failed at " + cfg.server
+              + ": the server requires a password (" + reply
+              + "); put it into the URL as redis://:PASSWORD@host or "
+                "redis://USER:PASSWORD@host"};
+  }
+  if (command == "AUTH" || reply.rfind("WRONGPASS", 0) == 0) {
+    return {errc::authentication_failed,
+            "authentication failed at " + cfg.server + user_part + ": " + reply
+              + "; check the user name and password in the URL"};
+  }
+  if (reply.rfind("NOPERM", 0) == 0) {
+    return {errc::backend_error, cfg.server + " denied " + std::string{command}
+                                   + user_part + ": " + reply
+                                   + "; check the user's ACL rules"};
+  }
+  return {errc::backend_error,
+          cfg.server + " rejected " + std::string{command} + ": " + reply};
+}
+
+// -- RESP encoding ------------------------------------------------------------
+
+void append_bulk(std::string& out, std::string_view arg) {
+  std::array<char, 24> digits;
+  auto [end, ec]
+    = std::to_chars(digits.data(), digits.data() + digits.size(), arg.size());
+  (void) ec;
+  out += '$';
+  out.append(digits.data(), end);
+  out += "\r\n";
+  out.append(arg.data(), arg.size());
+  out += "\r\n";
+}
+
+void append_command(std::string& out,
+                    std::initializer_list<std::string_view> args) {
+  std::array<char, 24> digits;
+  auto [end, ec]
+    = std::to_chars(digits.data(), digits.data() + digits.size(), args.size());
+  (void) ec;
+  out += '*';
+  out.append(digits.data(), end);
+  out += "\r\n";
+  for (auto arg : args) {
+    append_bulk(out, arg);
+  }
+}
+
+const char* command_name(subscription_op op) {
+  switch (op) {
+    case subscription_op::subscribe:
+      return "SUBSCRIBE";
+    case subscription_op::unsubscribe:
+      return "UNSUBSCRIBE";
+    case subscription_op::psubscribe:
+      return "PSUBSCRIBE";
+    case subscription_op::punsubscribe:
+      return "PUNSUBSCRIBE";
+  }
+  return "SUBSCRIBE";
+}
+
+// The first element of Redis's reply array to a subscription command.
+const char* reply_name(subscription_op op) {
+  switch (op) {
+    case subscription_op::subscribe:
+      return "subscribe";
+    case subscription_op::unsubscribe:
+      return "unsubscribe";
+    case subscription_op::psubscribe:
+      return "psubscribe";
+    case subscription_op::punsubscribe:
+      return "punsubscribe";
+  }
+  return "subscribe";
+}
+
+std::string_view as_view(const redisReply& reply) {
+  return {reply.str, reply.len};
+}
+
+bool is_string(const redisReply* reply) {
+  return reply != nullptr && reply->type == REDIS_REPLY_STRING;
+}
+
+// -- connections --------------------------------------------------------------
+
+enum class link_state : uint8_t {
+  /// No socket; the next connect attempt starts at `deadline`.
+  waiting,
+  /// Non-blocking connect in progress until `deadline`.
+  connecting,
+  /// AUTH, SELECT and PING sent, replies due by `deadline`.
+  handshaking,
+  ready,
+};
+
+enum class reply_kind : uint8_t {
+  handshake,
+  ping,
+  publish,
+  subscription,
+};
+
+// A command sent on a connection whose reply has not arrived yet. Redis
+// replies in order, so the oldest one is at the front of the queue.
+struct expected_reply {
+  reply_kind kind = reply_kind::ping;
+  clock_type::time_point sent;
+  /// Publish id, for reply_kind::publish.
+  uint64_t id = 0;
+  /// Command name, for handshake commands and errors.
+  const char* command = "PING";
+  /// Channel or pattern, for reply_kind::subscription.
+  subscription_op op = subscription_op::subscribe;
+  std::string key;
+};
+
+struct connection {
+  explicit connection(link_role r) : role(r) {
+    // nop
+  }
+
+  int fd() const {
+    return ctx ? ctx->fd : -1;
+  }
+
+  bool has_output() const {
+    return out_offset < out.size();
+  }
+
+  link_role role;
+  context_ptr ctx;
+  link_state state = link_state::waiting;
+  clock_type::time_point deadline;
+  /// Counts sessions: incremented each time the connection becomes ready.
+  uint64_t generation = 0;
+  /// Encoded commands not yet written, from `out_offset` on.
+  std::string out;
+  size_t out_offset = 0;
+  std::deque<expected_reply> expected;
+  size_t handshake_left = 0;
+  clock_type::time_point last_read;
+  /// True once the first connect attempt has finished, either way.
+  bool attempted = false;
+  /// Failed connect attempts since the connection was last ready.
+  uint32_t failures = 0;
+  failure last_failure;
+  std::string last_logged_failure;
+};
+
+} // namespace
+
+// -- engine -------------------------------------------------------------------
+
+struct io_thread::engine {
+  engine(settings config, caf::actor_addr owner_addr)
+    : cfg(std::move(config)),
+      owner(std::move(owner_addr)),
+      log(logger("redis")),
+      rng(std::random_device{}()) {
+    wake_fd = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    read_buffer.resize(read_chunk);
+  }
+
+  ~engine() {
+    if (wake_fd >= 0) {
+      ::close(wake_fd);
+    }
+  }
+
+  // -- shared with the actor -------------------------------------------------
+
+  // mtx guards inbox and outbox. The other shared members are immutable or
+  // atomic.
+
+  settings cfg;
+  caf::actor_addr owner;
+  std::shared_ptr<spdlog::logger> log;
+  int wake_fd = -1;
+  std::atomic<bool> stopping{false};
+  std::mutex mtx;
+  std::vector<command> inbox;
+  std::vector<report> outbox;
+  io_counters counters;
+  std::thread thread;
+
+  // -- owned by the I/O thread ------------------------------------------------
+
+  connection pub{link_role::publish};
+  connection sub{link_role::subscribe};
+  /// Publishes that arrived while the publish connection was down.
+  std::deque<publish_command> waiting;
+  /// Reports of the current loop iteration.
+  std::vector<report> reports;
+  std::minstd_rand rng;
+  std::vector<char> read_buffer;
+  bool appended_publish = false;
+
+  void signal() {
+    uint64_t increment = 1;
+    auto written = ::write(wake_fd, &increment, sizeof(increment));
+    (void) written; // EAGAIN means a wake-up is already pending.
+  }
+
+  void run();
+  void deliver_reports();
+  std::vector<command> take_commands();
+  int poll_timeout(clock_type::time_point now) const;
+
+  void handle(publish_command& cmd, clock_type::time_point now);
+  void handle(subscription_command& cmd, clock_type::time_point now);
+  void append_publish(publish_command& cmd, clock_type::time_point now);
+  void fail_publish(uint64_t id, failure reason);
+  failure outage_failure() const;
+  void expire_waiting(clock_type::time_point now);
+
+  void start_connect(connection& conn, clock_type::time_point now);
+  void finish_connect(connection& conn, clock_type::time_point now);
+  void send_handshake(connection& conn, clock_type::time_point now);
+  void become_ready(connection& conn, clock_type::time_point now);
+  void fail_connection(connection& conn, failure reason,
+                       clock_type::time_point now);
+  milliseconds backoff(uint32_t failures);
+  void check_timers(connection& conn, clock_type::time_point now);
+  void handle_io(connection& conn, short revents, clock_type::time_point now);
+  bool read_replies(connection& conn, clock_type::time_point now);
+  bool handle_reply(connection& conn, const redisReply& reply,
+                    clock_type::time_point now);
+  bool handle_push(connection& conn, const redisReply& reply,
+                   clock_type::time_point now, bool& consumed);
+  bool handle_expected(connection& conn, const redisReply& reply,
+                       clock_type::time_point now);
+  void write_output(connection& conn, clock_type::time_point now);
+
+  void add_event(event ev);
+  void add_publish_result(publish_result result);
+};
+
+void io_thread::engine::run() {
+  auto now = clock_type::now();
+  start_connect(pub, now);
+  start_connect(sub, now);
+  write_output(pub, now);
+  write_output(sub, now);
+  while (!stopping.load()) {
+    deliver_reports();
+    std::array<pollfd, 3> fds{};
+    fds[0] = pollfd{wake_fd, POLLIN, 0};
+    nfds_t count = 1;
+    std::array<connection*, 3> owners{nullptr, nullptr, nullptr};
+    for (auto* conn : {&pub, &sub}) {
+      if (conn->fd() < 0) {
+        continue;
+      }
+      short events = 0;
+      if (conn->state == link_state::connecting) {
+        events = POLLOUT;
+      } else {
+        events = POLLIN;
+        if (conn->has_output()) {
+          events |= POLLOUT;
+        }
+      }
+      owners[count] = conn;
+      fds[count++] = pollfd{conn->fd(), events, 0};
+    }
+    auto rc = ::poll(fds.data(), count, poll_timeout(clock_type::now()));
+    if (rc < 0 && errno != EINTR) {
+      log->error("poll failed, I/O thread stops: server = {}, error = {}",
+                 cfg.server, std::strerror(errno));
+      break;
+    }
+    now = clock_type::now();
+    if (rc > 0 && (fds[0].revents & POLLIN) != 0) {
+      for (auto& cmd : take_commands()) {
+        std::visit([&](auto& x) { handle(x, now); }, cmd);
+      }
+    }
+    for (nfds_t i = 1; i < count; ++i) {
+      // handle_io on one connection never replaces the socket of the other.
+      if (rc > 0 && fds[i].revents != 0 && owners[i]->fd() == fds[i].fd) {
+        handle_io(*owners[i], fds[i].revents, now);
+      }
+    }
+    check_timers(pub, now);
+    check_timers(sub, now);
+    expire_waiting(now);
+    write_output(pub, now);
+    write_output(sub, now);
+    if (appended_publish) {
+      appended_publish = false;
+      counters.publish_batches.fetch_add(1, std::memory_order_relaxed);
+    }
+  }
+  pub.ctx.reset();
+  sub.ctx.reset();
+}
+
+void io_thread::engine::deliver_reports() {
+  if (reports.empty()) {
+    return;
+  }
+  bool was_empty = false;
+  {
+    std::lock_guard<std::mutex> guard{mtx};
+    was_empty = outbox.empty();
+    if (was_empty) {
+      outbox.swap(reports);
+    } else {
+      outbox.insert(outbox.end(), std::make_move_iterator(reports.begin()),
+                    std::make_move_iterator(reports.end()));
+    }
+  }
+  reports.clear();
+  if (was_empty) {
+    // If this drops the last reference to the actor, its state (and with
+    // it io_thread) is destroyed right here; ~io_thread detaches then.
+    if (auto hdl = caf::actor_cast<caf::actor>(owner)) {
+      caf::anon_send(hdl, wake_atom::value);
+    }
+  }
+}
+
+std::vector<command> io_thread::engine::take_commands() {
+  // Read the eventfd before taking the commands: a post() after the read
+  // signals again, so no wake-up is lost.
+  uint64_t value = 0;
+  auto got = ::read(wake_fd, &value, sizeof(value));
+  (void) got;
+  std::vector<command> result;
+  std::lock_guard<std::mutex> guard{mtx};
+  result.swap(inbox);
+  return result;
+}
+
+int io_thread::engine::poll_timeout(clock_type::time_point now) const {
+  auto earliest = clock_type::time_point::max();
+  for (const auto* conn : {&pub, &sub}) {
+    switch (conn->state) {
+      case link_state::waiting:
+      case link_state::connecting:
+      case link_state::handshaking:
+        earliest = std::min(earliest, conn->deadline);
+        break;
+      case link_state::ready:
+        if (!conn->expected.empty()) {
+          earliest = std::min(earliest, conn->expected.front().sent
+                                          + cfg.command_timeout);
+        } else if (cfg.health_check_interval.count() > 0) {
+          earliest
+            = std::min(earliest, conn->last_read + cfg.health_check_interval);
+        }
+        break;
+    }
+  }
+  if (pub.state != link_state::ready && pub.attempted && !waiting.empty()) {
+    earliest = std::min(earliest, waiting.front().arrival + cfg.publish_wait);
+  }
+  if (earliest == clock_type::time_point::max()) {
+    return -1;
+  }
+  if (earliest <= now) {
+    return 0;
+  }
+  // Round up, so that the loop does not wake just before a deadline.
+  auto wait = std::chrono::ceil<milliseconds>(earliest - now);
+  return static_cast<int>(std::min<int64_t>(wait.count(), 60'000));
+}
+
+// -- publishing ---------------------------------------------------------------
+
+void io_thread::engine::handle(publish_command& cmd,
+                               clock_type::time_point now) {
+  if (pub.state == link_state::ready) {
+    append_publish(cmd, now);
+    return;
+  }
+  // Until the first connect attempt has finished, a publish waits for it,
+  // so that a wrong password shows up as such and not as "not connected".
+  if (!pub.attempted || now < cmd.arrival + cfg.publish_wait) {
+    waiting.push_back(std::move(cmd));
+    return;
+  }
+  fail_publish(cmd.id, outage_failure());
+}
+
+void io_thread::engine::append_publish(publish_command& cmd,
+                                       clock_type::time_point now) {
+  append_command(pub.out, {"PUBLISH", cmd.channel, cmd.message});
+  expected_reply entry;
+  entry.kind = reply_kind::publish;
+  entry.sent = now;
+  entry.id = cmd.id;
+  entry.command = "PUBLISH";
+  pub.expected.push_back(std::move(entry));
+  appended_publish = true;
+}
+
+void io_thread::engine::fail_publish(uint64_t id, failure reason) {
+  counters.publish_failed.fetch_add(1, std::memory_order_relaxed);
+  add_publish_result(publish_result{id, 0, std::move(reason)});
+}
+
+failure io_thread::engine::outage_failure() const {
+  const auto& last = pub.last_failure;
+  if (last.code == errc::authentication_failed) {
+    return last;
+  }
+  return {last.code == errc::backend_error ? errc::backend_error
+                                           : errc::backend_unavailable,
+          "not connected to Redis at " + cfg.server + " (" + last.text
+            + "); the message was not published. Retry later, or set the "
+              "URL option publish_wait to wait for the reconnect"};
+}
+
+void io_thread::engine::expire_waiting(clock_type::time_point now) {
+  if (pub.state == link_state::ready || !pub.attempted) {
+    return;
+  }
+  while (!waiting.empty()
+         && waiting.front().arrival + cfg.publish_wait <= now) {
+    fail_publish(waiting.front().id, outage_failure());
+    waiting.pop_front();
+  }
+}
+
+// -- subscribing --------------------------------------------------------------
+
+void io_thread::engine::handle(subscription_command& cmd,
+                               clock_type::time_point now) {
+  if (sub.state != link_state::ready || cmd.generation != sub.generation) {
+    // The session the command was meant for is gone; the actor sends every
+    // live subscription again when the next session is ready.
+    log->debug("dropped command for an old session: command = {}, key = {}",
+               command_name(cmd.op), cmd.key);
+    return;
+  }
+  append_command(sub.out, {command_name(cmd.op), cmd.key});
+  expected_reply entry;
+  entry.kind = reply_kind::subscription;
+  entry.sent = now;
+  entry.command = command_name(cmd.op);
+  entry.op = cmd.op;
+  entry.key = std::move(cmd.key);
+  sub.expected.push_back(std::move(entry));
+}
+
+// -- connection life cycle ----------------------------------------------------
+
+void io_thread::engine::start_connect(connection& conn,
+                                      clock_type::time_point now) {
+  // NOTE: redisConnectNonBlock resolves host names with a blocking
+  // getaddrinfo() call on this thread. IP addresses and names in /etc/hosts
+  // resolve at once; a slow DNS server delays this connection, the other
+  // one and the join in ~io_thread.
+  redisContext* raw = nullptr;
+  if (cfg.unix_socket) {
+    raw = redisConnectUnixNonBlock(cfg.socket_path.c_str());
+  } else {
+    raw = redisConnectNonBlock(cfg.host.c_str(), cfg.port);
+  }
+  if (raw == nullptr) {
+    fail_connection(conn, hiredis_failure(REDIS_ERR_OOM, "", cfg.server, true),
+                    now);
+    return;
+  }
+  conn.ctx.reset(raw);
+  if (raw->err != 0) {
+    auto reason = hiredis_failure(raw->err, raw->errstr, cfg.server, true);
+    fail_connection(conn, std::move(reason), now);
+    return;
+  }
+  conn.state = link_state::connecting;
+  conn.deadline = now + cfg.connect_timeout;
+}
+
+void io_thread::engine::finish_connect(connection& conn,
+                                       clock_type::time_point now) {
+  int error = 0;
+  socklen_t size = sizeof(error);
+  if (::getsockopt(conn.fd(), SOL_SOCKET, SO_ERROR, &error, &size) != 0) {
+    error = errno;
+  }
+  if (error != 0) {
+    fail_connection(conn, errno_failure(error, cfg.server, true), now);
+    return;
+  }
+  if (!cfg.unix_socket && redisEnableKeepAlive(conn.ctx.get()) != REDIS_OK) {
+    log->debug("cannot enable TCP keep-alive: link = {}, server = {}",
+               to_string(conn.role), cfg.server);
+  }
+  conn.state = link_state::handshaking;
+  send_handshake(conn, now);
+}
+
+// Queues AUTH, SELECT and PING, whose replies decide whether the connection
+// becomes ready.
+void io_thread::engine::send_handshake(connection& conn,
+                                       clock_type::time_point now) {
+  auto add = [&](const char* name) {
+    expected_reply entry;
+    entry.kind = reply_kind::handshake;
+    entry.sent = now;
+    entry.command = name;
+    conn.expected.push_back(std::move(entry));
+  };
+  if (cfg.has_password) {
+    // The output buffer now contains the password; it is never logged.
+    if (cfg.user.empty()) {
+      append_command(conn.out, {"AUTH", cfg.password});
+    } else {
+      append_command(conn.out, {"AUTH", cfg.user, cfg.password});
+    }
+    add("AUTH");
+  }
+  if (cfg.db != 0) {
+    append_command(conn.out, {"SELECT", std::to_string(cfg.db)});
+    add("SELECT");
+  }
+  // PING proves that the server accepts commands. Without a password in
+  // the URL, a server that requires one replies to it with NOAUTH.
+  append_command(conn.out, {"PING"});
+  add("PING");
+  conn.handshake_left = conn.expected.size();
+}
+
+void io_thread::engine::become_ready(connection& conn,
+                                     clock_type::time_point now) {
+  conn.state = link_state::ready;
+  conn.last_read = now;
+  if (conn.generation == 0) {
+    log->info("connected: link = {}, server = {}, failed_attempts = {}",
+              to_string(conn.role), cfg.server, conn.failures);
+  } else {
+    log->info("reconnected: link = {}, server = {}, failed_attempts = {}",
+              to_string(conn.role), cfg.server, conn.failures);
+  }
+  conn.attempted = true;
+  conn.failures = 0;
+  conn.last_logged_failure.clear();
+  ++conn.generation;
+  if (conn.role == link_role::subscribe) {
+    counters.subscribe_connected.store(1, std::memory_order_relaxed);
+    reports.emplace_back(link_up{conn.generation});
+    return;
+  }
+  counters.publish_connected.store(1, std::memory_order_relaxed);
+  while (!waiting.empty()) {
+    append_publish(waiting.front(), now);
+    waiting.pop_front();
+  }
+}
+
+void io_thread::engine::fail_connection(connection& conn, failure reason,
+                                        clock_type::time_point now) {
+  bool was_ready = conn.state == link_state::ready;
+  conn.ctx.reset();
+  conn.out.clear();
+  conn.out_offset = 0;
+  conn.handshake_left = 0;
+  for (auto& entry : conn.expected) {
+    if (entry.kind == reply_kind::publish) {
+      fail_publish(entry.id, {errc::backend_unavailable,
+                              "connection to Redis at " + cfg.server
+                                + " lost before it replied (" + reason.text
+                                + "); the message may or may not have been "
+                                  "published"});
+    }
+  }
+  conn.expected.clear();
+  conn.state = link_state::waiting;
+  conn.attempted = true;
+  if (was_ready) {
+    conn.failures = 0;
+    counters.connection_losses.fetch_add(1, std::memory_order_relaxed);
+  } else {
+    ++conn.failures;
+    counters.failed_connects.fetch_add(1, std::memory_order_relaxed);
+  }
+  auto delay = backoff(conn.failures);
+  conn.deadline = now + delay;
+  if (was_ready) {
+    log->warn("connection lost: link = {}, server = {}, error = {}, "
+              "retry_in = {}ms",
+              to_string(conn.role), cfg.server, reason.text, delay.count());
+  } else if (conn.failures == 1 || reason.text != conn.last_logged_failure
+             || conn.failures % 50 == 0) {
+    // Repeats of the same error are logged once per 50 attempts.
+    log->warn("connect failed: link = {}, server = {}, error = {}, "
+              "attempts = {}, retry_in = {}ms",
+              to_string(conn.role), cfg.server, reason.text, conn.failures,
+              delay.count());
+    conn.last_logged_failure = reason.text;
+  } else {
+    log->debug("connect failed: link = {}, server = {}, error = {}, "
+               "attempts = {}, retry_in = {}ms",
+               to_string(conn.role), cfg.server, reason.text, conn.failures,
+               delay.count());
+  }
+  conn.last_failure = reason;
+  if (conn.role == link_role::subscribe) {
+    counters.subscribe_connected.store(0, std::memory_order_relaxed);
+    reports.emplace_back(
+      link_down{conn.generation, was_ready, std::move(reason)});
+    return;
+  }
+  counters.publish_connected.store(0, std::memory_order_relaxed);
+  expire_waiting(now);
+}
+
+// Returns the wait before the next connect attempt: a random time between
+// half of and all of min(reconnect_min * 2^failures, reconnect_max), but at
+// least reconnect_min.
+milliseconds io_thread::engine::backoff(uint32_t failures) {
+  auto base = cfg.reconnect_min;
+  for (uint32_t i = 0; i < failures && base < cfg.reconnect_max; ++i) {
+    base *= 2;
+  }
+  base = std::min(base, cfg.reconnect_max);
+  std::uniform_int_distribution<int64_t> pick{base.count() / 2, base.count()};
+  return std::max(milliseconds{pick(rng)}, cfg.reconnect_min);
+}
+
+void io_thread::engine::check_timers(connection& conn,
+                                     clock_type::time_point now) {
+  switch (conn.state) {
+    case link_state::waiting:
+      if (now >= conn.deadline) {
+        start_connect(conn, now);
+      }
+      return;
+    case link_state::connecting:
+    case link_state::handshaking:
+      if (now >= conn.deadline) {
+        fail_connection(conn,
+                        {errc::backend_unavailable,
+                         "connecting to " + cfg.server + " timed out after "
+                           + std::to_string(cfg.connect_timeout.count())
+                           + "ms (URL option connect_timeout)"},
+                        now);
+      }
+      return;
+    case link_state::ready:
+      break;
+  }
+  if (!conn.expected.empty()) {
+    if (now >= conn.expected.front().sent + cfg.command_timeout) {
+      fail_connection(conn,
+                      {errc::backend_unavailable,
+                       std::string{"no reply to "}
+                         + conn.expected.front().command + " from " + cfg.server
+                         + " within "
+                         + std::to_string(cfg.command_timeout.count())
+                         + "ms (URL option command_timeout); the connection is "
+                           "treated as broken"},
+                      now);
+    }
+    return;
+  }
+  if (cfg.health_check_interval.count() > 0
+      && now >= conn.last_read + cfg.health_check_interval) {
+    append_command(conn.out, {"PING"});
+    expected_reply entry;
+    entry.kind = reply_kind::ping;
+    entry.sent = now;
+    entry.command = "PING";
+    conn.expected.push_back(std::move(entry));
+  }
+}
+
+// -- socket I/O ---------------------------------------------------------------
+
+void io_thread::engine::handle_io(connection& conn, short revents,
+                                  clock_type::time_point now) {
+  if (conn.state == link_state::connecting) {
+    if ((revents & (POLLOUT | POLLERR | POLLHUP)) != 0) {
+      finish_connect(conn, now);
+    }
+    return;
+  }
+  if ((revents & (POLLIN | POLLERR | POLLHUP)) != 0) {
+    if (!read_replies(conn, now)) {
+      return;
+    }
+  }
+  if ((revents & POLLOUT) != 0) {
+    write_output(conn, now);
+  }
+}
+
+// Reads what the socket has and handles every complete reply. Returns false
+// if the connection failed meanwhile.
+bool io_thread::engine::read_replies(connection& conn,
+                                     clock_type::time_point now) {
+  for (int round = 0; round < max_reads_per_wakeup; ++round) {
+    auto n = ::recv(conn.fd(), read_buffer.data(), read_buffer.size(), 0);
+    if (n == 0) {
+      fail_connection(
+        conn, hiredis_failure(REDIS_ERR_EOF, "", cfg.server, false), now);
+      return false;
+    }
+    if (n < 0) {
+      if (errno == EINTR) {
+        continue;
+      }
+      if (errno == EAGAIN || errno == EWOULDBLOCK) {
+        break;
+      }
+      fail_connection(conn, errno_failure(errno, cfg.server, false), now);
+      return false;
+    }
+    conn.last_read = now;
+    auto* reader = conn.ctx->reader;
+    if (redisReaderFeed(reader, read_buffer.data(), static_cast<size_t>(n))
+        != REDIS_OK) {
+      fail_connection(
+        conn, hiredis_failure(reader->err, reader->errstr, cfg.server, false),
+        now);
+      return false;
+    }
+    for (;;) {
+      void* raw = nullptr;
+      if (redisReaderGetReply(reader, &raw) != REDIS_OK) {
+        fail_connection(
+          conn, hiredis_failure(reader->err, reader->errstr, cfg.server, false),
+          now);
+        return false;
+      }
+      if (raw == nullptr) {
+        break;
+      }
+      reply_ptr reply{static_cast<redisReply*>(raw)};
+      if (!handle_reply(conn, *reply, now)) {
+        return false;
+      }
+    }
+    if (static_cast<size_t>(n) < read_buffer.size()) {
+      // A short read means the socket is drained for now.
+      break;
+    }
+  }
+  return true;
+}
+
+bool io_thread::engine::handle_reply(connection& conn, const redisReply& reply,
+                                     clock_type::time_point now) {
+  if (conn.role == link_role::subscribe && reply.type == REDIS_REPLY_ARRAY) {
+    bool consumed = false;
+    if (!handle_push(conn, reply, now, consumed)) {
+      return false;
+    }
+    if (consumed) {
+      return true;
+    }
+  }
+  return handle_expected(conn, reply, now);
+}
+
+// Handles the arrays Redis sends on a subscribed connection: messages, and
+// the confirmations of subscription commands. Sets `consumed` unless the
+// reply is something else. Returns false if the connection failed.
+bool io_thread::engine::handle_push(connection& conn, const redisReply& reply,
+                                    clock_type::time_point now,
+                                    bool& consumed) {
+  consumed = false;
+  if (reply.elements == 0 || !is_string(reply.element[0])) {
+    return true;
+  }
+  auto kind = as_view(*reply.element[0]);
+  if (kind == "message" && reply.elements == 3 && is_string(reply.element[1])
+      && is_string(reply.element[2])) {
+    consumed = true;
+    event ev;
+    ev.channel.assign(as_view(*reply.element[1]));
+    ev.message.assign(as_view(*reply.element[2]));
+    add_event(std::move(ev));
+    return true;
+  }
+  if (kind == "pmessage" && reply.elements == 4 && is_string(reply.element[1])
+      && is_string(reply.element[2]) && is_string(reply.element[3])) {
+    consumed = true;
+    event ev;
+    ev.pattern.assign(as_view(*reply.element[1]));
+    ev.channel.assign(as_view(*reply.element[2]));
+    ev.message.assign(as_view(*reply.element[3]));
+    add_event(std::move(ev));
+    return true;
+  }
+  if (kind == "pong") {
+    // PING on a subscribed connection; the generic path checks the order.
+    return true;
+  }
+  if (conn.expected.empty()
+      || conn.expected.front().kind != reply_kind::subscription) {
+    return true;
+  }
+  consumed = true;
+  auto& front = conn.expected.front();
+  if (kind != reply_name(front.op) || reply.elements != 3
+      || !is_string(reply.element[1])
+      || as_view(*reply.element[1]) != front.key) {
+    fail_connection(conn,
+                    hiredis_failure(REDIS_ERR_PROTOCOL,
+                                    std::string{"unexpected reply to "}
+                                      + front.command + " \"" + front.key
+                                      + "\"",
+                                    cfg.server, false),
+                    now);
+    return false;
+  }
+  reports.emplace_back(confirmation{conn.generation, front.op,
+                                    std::move(front.key), std::nullopt});
+  conn.expected.pop_front();
+  return true;
+}
+
+// Matches a reply with the oldest command that awaits one. Returns false if
+// the connection failed.
+bool io_thread::engine::handle_expected(connection& conn,
+                                        const redisReply& reply,
+                                        clock_type::time_point now) {
+  if (conn.expected.empty()) {
+    fail_connection(conn,
+                    hiredis_failure(REDIS_ERR_PROTOCOL,
+                                    "reply without a pending command",
+                                    cfg.server, false),
+                    now);
+    return false;
+  }
+  auto entry = std::move(conn.expected.front());
+  conn.expected.pop_front();
+  bool is_error = reply.type == REDIS_REPLY_ERROR;
+  switch (entry.kind) {
+    case reply_kind::handshake:
+      if (is_error) {
+        fail_connection(conn, reply_failure(entry.command, as_view(reply), cfg),
+                        now);
+        return false;
+      }
+      if (--conn.handshake_left == 0) {
+        become_ready(conn, now);
+      }
+      return true;
+    case reply_kind::ping:
+      if (is_error) {
+        fail_connection(conn, reply_failure("PING", as_view(reply), cfg), now);
+        return false;
+      }
+      return true;
+    case reply_kind::publish:
+      if (reply.type == REDIS_REPLY_INTEGER) {
+        counters.published.fetch_add(1, std::memory_order_relaxed);
+        add_publish_result(publish_result{entry.id, reply.integer, {}});
+        return true;
+      }
+      if (is_error) {
+        fail_publish(entry.id, reply_failure("PUBLISH", as_view(reply), cfg));
+        return true;
+      }
+      // fail_connection() below fails only the publishes still in the queue.
+      fail_publish(entry.id, hiredis_failure(REDIS_ERR_PROTOCOL,
+                                             "unexpected reply type to PUBLISH",
+                                             cfg.server, false));
+      break;
+    case reply_kind::subscription:
+      if (is_error) {
+        reports.emplace_back(
+          confirmation{conn.generation, entry.op, std::move(entry.key),
+                       reply_failure(entry.command, as_view(reply), cfg)});
+        return true;
+      }
+      break;
+  }
+  fail_connection(
+    conn,
+    hiredis_failure(REDIS_ERR_PROTOCOL,
+                    std::string{"unexpected reply type to "} + entry.command,
+                    cfg.server, false),
+    now);
+  return false;
+}
+
+void io_thread::engine::write_output(connection& conn,
+                                     clock_type::time_point now) {
+  if (conn.fd() < 0 || conn.state == link_state::connecting) {
+    return;
+  }
+  while (conn.has_output()) {
+    auto n = ::send(conn.fd(), conn.out.data() + conn.out_offset,
+                    conn.out.size() - conn.out_offset, MSG_NOSIGNAL);
+    if (n >= 0) {
+      conn.out_offset += static_cast<size_t>(n);
+      continue;
+    }
+    if (errno == EINTR) {
+      continue;
+    }
+    if (errno == EAGAIN || errno == EWOULDBLOCK) {
+      break;
+    }
+    fail_connection(
+      conn, errno_failure(errno, cfg.server, conn.state != link_state::ready),
+      now);
+    return;
+  }
+  if (!conn.has_output()) {
+    conn.out.clear();
+    conn.out_offset = 0;
+  } else if (conn.out_offset > conn.out.size() / 2) {
+    conn.out.erase(0, conn.out_offset);
+    conn.out_offset = 0;
+  }
+}
+
+void io_thread::engine::add_event(event ev) {
+  counters.received.fetch_add(1, std::memory_order_relaxed);
+  if (reports.empty()
+      || !std::holds_alternative<std::vector<event>>(reports.back())) {
+    reports.emplace_back(std::vector<event>{});
+  }
+  std::get<std::vector<event>>(reports.back()).push_back(std::move(ev));
+}
+
+void io_thread::engine::add_publish_result(publish_result result) {
+  if (reports.empty()
+      || !std::holds_alternative<std::vector<publish_result>>(reports.back())) {
+    reports.emplace_back(std::vector<publish_result>{});
+  }
+  std::get<std::vector<publish_result>>(reports.back())
+    .push_back(std::move(result));
+}
+
+// -- io_thread ----------------------------------------------------------------
+
+io_thread::io_thread(settings config, caf::actor_addr owner)
+  : engine_(std::make_shared<engine>(std::move(config), std::move(owner))) {
+  auto self = engine_;
+  engine_->thread = std::thread{[self] { self->run(); }};
+  pthread_setname_np(engine_->thread.native_handle(), "bc-redis-io");
+}
+
+io_thread::~io_thread() {
+  engine_->stopping.store(true);
+  engine_->signal();
+  auto& thread = engine_->thread;
+  if (!thread.joinable()) {
+    return;
+  }
+  if (thread.get_id() == std::this_thread::get_id()) {
+    // The engine stays alive through the thread's own reference.
+    thread.detach();
+  } else {
+    thread.join();
+  }
+}
+
+void io_thread::post(std::vector<command> commands) {
+  if (commands.empty()) {
+    return;
+  }
+  bool was_empty = false;
+  {
+    std::lock_guard<std::mutex> guard{engine_->mtx};
+    auto& inbox = engine_->inbox;
+    was_empty = inbox.empty();
+    if (was_empty) {
+      inbox.swap(commands);
+    } else {
+      inbox.insert(inbox.end(), std::make_move_iterator(commands.begin()),
+                   std::make_move_iterator(commands.end()));
+    }
+  }
+  if (was_empty) {
+    engine_->signal();
+  }
+}
+
+void io_thread::post(command cmd) {
+  bool was_empty = false;
+  {
+    std::lock_guard<std::mutex> guard{engine_->mtx};
+    was_empty = engine_->inbox.empty();
+    engine_->inbox.push_back(std::move(cmd));
+  }
+  if (was_empty) {
+    engine_->signal();
+  }
+}
+
+std::vector<report> io_thread::take_reports() {
+  std::vector<report> result;
+  std::lock_guard<std::mutex> guard{engine_->mtx};
+  result.swap(engine_->outbox);
+  return result;
+}
+
+const io_counters& io_thread::counters() const {
+  return engine_->counters;
+}
+
+} // namespace broadcaster::redis::detail
