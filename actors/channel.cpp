@@ -1,6 +1,7 @@
 #include "channel.hpp"
 
 #include <algorithm>
+#include <chrono>
 #include <unordered_map>
 #include <utility>
 #include <vector>
@@ -85,6 +86,10 @@ struct channel_state {
   backend_actor backend;
   supervisor_actor supervisor;
   bool subscribed = false;
+  // Counts backends handed over by the supervisor, so that a retry meant
+  // for an older backend is ignored.
+  uint64_t backend_generation = 0;
+  std::chrono::milliseconds resubscribe_delay{0};
   bool lost = false;
   std::unordered_map<caf::actor_addr, member> members;
   std::unordered_map<uint64_t, caf::actor_addr> replay_tokens;
@@ -236,6 +241,49 @@ void flush(channel_pointer self) {
       deliver(self, addr, i->second, content, size);
     }
   }
+}
+
+// Subscribes at a restarted backend. On failure it tries again with
+// exponential backoff, from 100 ms up to 10 s, until it succeeds or the
+// supervisor hands over a newer backend.
+void resubscribe(channel_pointer self) {
+  auto& st = self->state;
+  auto generation = st.backend_generation;
+  self
+    ->request(st.backend, caf::infinite, bc_subscribe_atom::value, st.key,
+              st.pattern, caf::actor_cast<sink_actor>(self), uint64_t{0},
+              uint64_t{0})
+    .then(
+      [self, generation](bc_ok_atom) {
+        auto& st = self->state;
+        if (generation != st.backend_generation) {
+          return;
+        }
+        st.subscribed = true;
+        st.lost = false;
+        st.resubscribe_delay = std::chrono::milliseconds{0};
+        st.log->info("resubscribed after backend restart: channel = {}",
+                     st.key);
+        for (auto& entry : st.members) {
+          send_status(self, entry.second, status_kind::backend_back, true,
+                      "backend restarted; events published while it "
+                      "was down are lost");
+        }
+      },
+      [self, generation](caf::error& err) {
+        auto& st = self->state;
+        if (generation != st.backend_generation) {
+          return;
+        }
+        auto next = st.resubscribe_delay * 2;
+        st.resubscribe_delay = std::clamp(next, std::chrono::milliseconds{100},
+                                          std::chrono::milliseconds{10000});
+        st.log->warn("resubscribe failed: channel = {}, error = {}, "
+                     "retry in = {}ms",
+                     st.key, describe(err), st.resubscribe_delay.count());
+        self->delayed_send(self, st.resubscribe_delay, bc_backend_atom::value,
+                           generation);
+      });
 }
 
 void fail_attach(channel_pointer self, const caf::actor_addr& addr,
@@ -404,28 +452,15 @@ channel_actor::behavior_type channel_impl(channel_pointer self,
     [self](bc_backend_atom, backend_actor backend) {
       auto& st = self->state;
       st.backend = std::move(backend);
-      self
-        ->request(st.backend, caf::infinite, bc_subscribe_atom::value,
-                  st.key, st.pattern, caf::actor_cast<sink_actor>(self),
-                  uint64_t{0}, uint64_t{0})
-        .then(
-          [self](bc_ok_atom) {
-            auto& st = self->state;
-            st.subscribed = true;
-            st.lost = false;
-            st.log->info("resubscribed after backend restart: channel = {}",
-                         st.key);
-            for (auto& entry : st.members) {
-              send_status(self, entry.second, status_kind::backend_back, true,
-                          "backend restarted; events published while it "
-                          "was down are lost");
-            }
-          },
-          [self](caf::error& err) {
-            self->state.log->warn("resubscribe failed: channel = {}, "
-                                  "error = {}",
-                                  self->state.key, describe(err));
-          });
+      ++st.backend_generation;
+      st.resubscribe_delay = std::chrono::milliseconds{0};
+      resubscribe(self);
+    },
+    [self](bc_backend_atom, uint64_t generation) {
+      auto& st = self->state;
+      if (generation == st.backend_generation && st.backend) {
+        resubscribe(self);
+      }
     },
     [self](bc_backend_atom, std::string& reason) {
       auto& st = self->state;

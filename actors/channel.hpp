@@ -25,6 +25,8 @@ using supervisor_actor = broadcast_actor::extend<
 /// - `(bc_retire_atom)`: unsubscribe from the backend and exit;
 /// - `(bc_backend_atom, backend)`: subscribe again at a restarted backend;
 /// - `(bc_backend_atom, reason)`: the backend actor is gone;
+/// - `(bc_backend_atom, generation)`: retry a failed resubscribe, sent by
+///   the channel actor to itself and ignored once a newer backend arrived;
 /// - `(bc_stats_atom)`: counters.
 using channel_actor = sink_actor::extend<
   caf::replies_to<bc_attach_atom, uint64_t, caf::actor,
@@ -34,6 +36,7 @@ using channel_actor = sink_actor::extend<
   caf::reacts_to<bc_retire_atom>,
   caf::reacts_to<bc_backend_atom, backend_actor>,
   caf::reacts_to<bc_backend_atom, std::string>,
+  caf::reacts_to<bc_backend_atom, uint64_t>,
   caf::replies_to<bc_stats_atom>::with<channel_stats>,
   caf::reacts_to<bc_flush_atom>>;
 

@@ -329,6 +329,87 @@ BOOST_FIXTURE_TEST_CASE(restarted_backend_resumes_subscriptions,
   caf::anon_send_exit(*bc, caf::exit_reason::user_shutdown);
 }
 
+namespace {
+
+struct flaky_state {
+  backend_actor inner;
+};
+
+// A backend in front of a memory backend whose first `failures`
+// subscribes fail, like a server that is reachable again but not ready.
+backend_actor::behavior_type
+flaky_backend(backend_actor::stateful_pointer<flaky_state> self,
+              backend_actor inner, std::shared_ptr<int> failures) {
+  self->state.inner = std::move(inner);
+  return {
+    [self](bc_publish_atom, std::string& channel, std::string& message) {
+      return self->delegate(self->state.inner, bc_publish_atom::value,
+                            std::move(channel), std::move(message));
+    },
+    [self, failures](bc_subscribe_atom, std::string& key, bool pattern,
+                     sink_actor& sink, uint64_t history,
+                     uint64_t token) -> caf::result<bc_ok_atom> {
+      if (*failures > 0) {
+        --*failures;
+        return make_error(errc::backend_unavailable, "not ready yet");
+      }
+      return self->delegate(self->state.inner, bc_subscribe_atom::value,
+                            std::move(key), pattern, std::move(sink),
+                            history, token);
+    },
+    [self](bc_unsubscribe_atom, std::string& key, bool pattern,
+           sink_actor& sink) {
+      self->send(self->state.inner, bc_unsubscribe_atom::value,
+                 std::move(key), pattern, std::move(sink));
+    },
+    [self](bc_history_atom, std::string& channel, std::string& before,
+           uint64_t limit) {
+      return self->delegate(self->state.inner, bc_history_atom::value,
+                            std::move(channel), std::move(before), limit);
+    },
+    [self](bc_stats_atom) {
+      return self->delegate(self->state.inner, bc_stats_atom::value);
+    },
+  };
+}
+
+} // namespace
+
+BOOST_FIXTURE_TEST_CASE(failed_resubscribe_is_retried, system_fixture) {
+  caf::scoped_actor self{sys};
+  auto me = caf::actor_cast<caf::actor>(self);
+  auto first = std::make_shared<backend_actor>();
+  auto failures = std::make_shared<int>(2);
+  backend_factory factory = [first, failures](caf::actor_system& s,
+                                              const url&)
+    -> caf::expected<backend_actor> {
+    auto source = parse_url("memory://");
+    auto inner = spawn_memory_backend(s, *source);
+    if (!inner) {
+      return inner.error();
+    }
+    if (!*first) {
+      *first = *inner;
+      return *inner;
+    }
+    return s.spawn(flaky_backend, *inner, failures);
+  };
+  auto bc = spawn_broadcast(sys, factory);
+  require_ok(bc);
+  auto who = sys.spawn(collector, me);
+  BOOST_REQUIRE(subscribe(sys, *bc, who, "retry"));
+  caf::anon_send_exit(*first, caf::exit_reason::kill);
+  BOOST_TEST(expect_message<status_event>(self).kind
+             == status_kind::backend_lost);
+  // Two failed resubscribes later the channel is back.
+  auto back = expect_message<status_event>(self);
+  BOOST_TEST(back.kind == status_kind::backend_back);
+  BOOST_TEST(*failures == 0);
+  require_ok(publish_blocking(sys, *bc, "retry", "again", deadline()));
+  BOOST_TEST(expect_message<event>(self).message == "again");
+  caf::anon_send_exit(*bc, caf::exit_reason::user_shutdown);
+}
+
 BOOST_FIXTURE_TEST_CASE(shutdown_closes_blocking_subscriptions,
                         system_fixture) {
   auto bc = spawn_broadcast(sys, "memory://");
