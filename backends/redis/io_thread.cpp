@@ -124,30 +124,43 @@ failure reply_failure(std::string_view command, std::string_view text,
 
 // -- RESP encoding ------------------------------------------------------------
 
-void append_bulk(std::string& out, std::string_view arg) {
+// Writes `x` in decimal at `out` and returns the end.
+char* put_number(char* out, size_t x) {
   std::array<char, 24> digits;
   auto [end, ec]
-    = std::to_chars(digits.data(), digits.data() + digits.size(), arg.size());
+    = std::to_chars(digits.data(), digits.data() + digits.size(), x);
   (void) ec;
-  out += '$';
-  out.append(digits.data(), end);
-  out += "\r\n";
-  out.append(arg.data(), arg.size());
-  out += "\r\n";
+  auto n = static_cast<size_t>(end - digits.data());
+  std::memcpy(out, digits.data(), n);
+  return out + n;
 }
 
+// Appends a command in RESP, growing `out` once.
 void append_command(std::string& out,
                     std::initializer_list<std::string_view> args) {
-  std::array<char, 24> digits;
-  auto [end, ec]
-    = std::to_chars(digits.data(), digits.data() + digits.size(), args.size());
-  (void) ec;
-  out += '*';
-  out.append(digits.data(), end);
-  out += "\r\n";
+  // A header takes at most 1 + 20 digits + CRLF.
+  size_t size = 23;
   for (auto arg : args) {
-    append_bulk(out, arg);
+    size += 23 + arg.size() + 2;
   }
+  auto offset = out.size();
+  out.resize(offset + size);
+  char* p = out.data() + offset;
+  *p++ = '*';
+  p = put_number(p, args.size());
+  *p++ = '\r';
+  *p++ = '\n';
+  for (auto arg : args) {
+    *p++ = '$';
+    p = put_number(p, arg.size());
+    *p++ = '\r';
+    *p++ = '\n';
+    std::memcpy(p, arg.data(), arg.size());
+    p += arg.size();
+    *p++ = '\r';
+    *p++ = '\n';
+  }
+  out.resize(static_cast<size_t>(p - out.data()));
 }
 
 const char* command_name(subscription_op op) {
@@ -185,6 +198,141 @@ std::string_view as_view(const redisReply& reply) {
 
 bool is_string(const redisReply* reply) {
   return reply != nullptr && reply->type == REDIS_REPLY_STRING;
+}
+
+// -- RESP scanning ------------------------------------------------------------
+
+// The replies that the hot paths handle without hiredis's reader, which
+// allocates a reply tree per message and moves its buffer every kilobyte.
+enum class scan_status : uint8_t {
+  complete,
+  partial,
+  invalid,
+};
+
+// Reads the number of a RESP header line whose type byte is at `pos`, and
+// moves `pos` past the line's CRLF.
+scan_status scan_number(const char* data, size_t size, size_t& pos,
+                        int64_t& value) {
+  auto at = pos + 1;
+  bool negative = at < size && data[at] == '-';
+  if (negative) {
+    ++at;
+  }
+  auto first = at;
+  uint64_t result = 0;
+  while (at < size && data[at] >= '0' && data[at] <= '9') {
+    if (at - first >= 18) {
+      return scan_status::invalid;
+    }
+    result = result * 10 + static_cast<uint64_t>(data[at] - '0');
+    ++at;
+  }
+  if (at + 1 >= size) {
+    return scan_status::partial;
+  }
+  if (at == first || data[at] != '\r' || data[at + 1] != '\n') {
+    return scan_status::invalid;
+  }
+  value = negative ? -static_cast<int64_t>(result)
+                   : static_cast<int64_t>(result);
+  pos = at + 2;
+  return scan_status::complete;
+}
+
+// Moves `pos` past one complete reply. Nested arrays deeper than hiredis
+// accepts count as invalid.
+scan_status skip_reply(const char* data, size_t size, size_t& pos,
+                       int depth = 0) {
+  if (pos >= size) {
+    return scan_status::partial;
+  }
+  switch (data[pos]) {
+    case '+':
+    case '-': {
+      auto* begin = data + pos + 1;
+      auto* cr = static_cast<const char*>(
+        std::memchr(begin, '\r', static_cast<size_t>(data + size - begin)));
+      if (cr == nullptr || cr + 1 >= data + size) {
+        return scan_status::partial;
+      }
+      pos = static_cast<size_t>(cr + 2 - data);
+      return scan_status::complete;
+    }
+    case ':': {
+      int64_t value = 0;
+      return scan_number(data, size, pos, value);
+    }
+    case '$': {
+      int64_t len = 0;
+      auto at = pos;
+      if (auto rc = scan_number(data, size, at, len);
+          rc != scan_status::complete) {
+        return rc;
+      }
+      if (len < 0) {
+        pos = at;
+        return scan_status::complete;
+      }
+      auto need = static_cast<uint64_t>(len) + 2;
+      if (size - at < need) {
+        return scan_status::partial;
+      }
+      pos = at + static_cast<size_t>(need);
+      return scan_status::complete;
+    }
+    case '*': {
+      if (depth >= 7) {
+        return scan_status::invalid;
+      }
+      int64_t count = 0;
+      auto at = pos;
+      if (auto rc = scan_number(data, size, at, count);
+          rc != scan_status::complete) {
+        return rc;
+      }
+      for (int64_t i = 0; i < count; ++i) {
+        if (auto rc = skip_reply(data, size, at, depth + 1);
+            rc != scan_status::complete) {
+          return rc;
+        }
+      }
+      pos = at;
+      return scan_status::complete;
+    }
+    default:
+      return scan_status::invalid;
+  }
+}
+
+// Reads the bulk string at `pos`. Anything but a bulk string counts as
+// invalid here.
+scan_status read_bulk(const char* data, size_t size, size_t& pos,
+                      std::string_view& out) {
+  if (pos >= size) {
+    return scan_status::partial;
+  }
+  if (data[pos] != '$') {
+    return scan_status::invalid;
+  }
+  int64_t len = 0;
+  auto at = pos;
+  if (auto rc = scan_number(data, size, at, len);
+      rc != scan_status::complete) {
+    return rc;
+  }
+  if (len < 0) {
+    return scan_status::invalid;
+  }
+  if (size - at < static_cast<uint64_t>(len) + 2) {
+    return scan_status::partial;
+  }
+  if (data[at + len] != '\r' || data[at + len + 1] != '\n') {
+    return scan_status::invalid;
+  }
+  out = std::string_view{data + at, static_cast<size_t>(len)};
+  pos = at + static_cast<size_t>(len) + 2;
+  return scan_status::complete;
 }
 
 // -- connections --------------------------------------------------------------
@@ -242,6 +390,10 @@ struct connection {
   /// Encoded commands not yet written, from `out_offset` on.
   std::string out;
   size_t out_offset = 0;
+  /// Bytes received and not yet handled: `in[in_begin, in_end)`.
+  std::vector<char> in;
+  size_t in_begin = 0;
+  size_t in_end = 0;
   std::deque<expected_reply> expected;
   size_t handshake_left = 0;
   clock_type::time_point last_read;
@@ -264,7 +416,6 @@ struct io_thread::engine {
       log(logger("redis")),
       rng(std::random_device{}()) {
     wake_fd = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-    read_buffer.resize(read_chunk);
   }
 
   ~engine() {
@@ -298,7 +449,6 @@ struct io_thread::engine {
   /// Reports of the current loop iteration.
   std::vector<report> reports;
   std::minstd_rand rng;
-  std::vector<char> read_buffer;
   bool appended_publish = false;
 
   void signal() {
@@ -329,6 +479,10 @@ struct io_thread::engine {
   void check_timers(connection& conn, clock_type::time_point now);
   void handle_io(connection& conn, short revents, clock_type::time_point now);
   bool read_replies(connection& conn, clock_type::time_point now);
+  bool parse_input(connection& conn, clock_type::time_point now);
+  scan_status handle_fast(connection& conn, const char* data, size_t& pos);
+  bool handle_with_hiredis(connection& conn, const char* data, size_t size,
+                           clock_type::time_point now);
   bool handle_reply(connection& conn, const redisReply& reply,
                     clock_type::time_point now);
   bool handle_push(connection& conn, const redisReply& reply,
@@ -337,8 +491,8 @@ struct io_thread::engine {
                        clock_type::time_point now);
   void write_output(connection& conn, clock_type::time_point now);
 
-  void add_event(event ev);
-  void add_publish_result(publish_result result);
+  void add_event(event ev, size_t bytes_left = 0);
+  void add_publish_result(publish_result result, size_t bytes_left = 0);
 };
 
 void io_thread::engine::run() {
@@ -662,6 +816,9 @@ void io_thread::engine::fail_connection(connection& conn, failure reason,
   conn.ctx.reset();
   conn.out.clear();
   conn.out_offset = 0;
+  conn.in.clear();
+  conn.in_begin = 0;
+  conn.in_end = 0;
   conn.handshake_left = 0;
   for (auto& entry : conn.expected) {
     if (entry.kind == reply_kind::publish) {
@@ -797,8 +954,26 @@ void io_thread::engine::handle_io(connection& conn, short revents,
 // if the connection failed meanwhile.
 bool io_thread::engine::read_replies(connection& conn,
                                      clock_type::time_point now) {
+  auto& in = conn.in;
   for (int round = 0; round < max_reads_per_wakeup; ++round) {
-    auto n = ::recv(conn.fd(), read_buffer.data(), read_buffer.size(), 0);
+    if (conn.in_begin == conn.in_end) {
+      conn.in_begin = 0;
+      conn.in_end = 0;
+    }
+    if (in.size() - conn.in_end < read_chunk) {
+      // Only the start of an incomplete reply moves here, once per read.
+      if (conn.in_begin > 0) {
+        std::memmove(in.data(), in.data() + conn.in_begin,
+                     conn.in_end - conn.in_begin);
+        conn.in_end -= conn.in_begin;
+        conn.in_begin = 0;
+      }
+      if (in.size() - conn.in_end < read_chunk) {
+        in.resize(std::max(in.size() * 2, conn.in_end + read_chunk));
+      }
+    }
+    auto room = in.size() - conn.in_end;
+    auto n = ::recv(conn.fd(), in.data() + conn.in_end, room, 0);
     if (n == 0) {
       fail_connection(
         conn, hiredis_failure(REDIS_ERR_EOF, "", cfg.server, false), now);
@@ -815,36 +990,151 @@ bool io_thread::engine::read_replies(connection& conn,
       return false;
     }
     conn.last_read = now;
-    auto* reader = conn.ctx->reader;
-    if (redisReaderFeed(reader, read_buffer.data(), static_cast<size_t>(n))
-        != REDIS_OK) {
-      fail_connection(
-        conn, hiredis_failure(reader->err, reader->errstr, cfg.server, false),
-        now);
+    conn.in_end += static_cast<size_t>(n);
+    if (!parse_input(conn, now)) {
       return false;
     }
-    for (;;) {
-      void* raw = nullptr;
-      if (redisReaderGetReply(reader, &raw) != REDIS_OK) {
-        fail_connection(
-          conn, hiredis_failure(reader->err, reader->errstr, cfg.server, false),
-          now);
-        return false;
-      }
-      if (raw == nullptr) {
-        break;
-      }
-      reply_ptr reply{static_cast<redisReply*>(raw)};
-      if (!handle_reply(conn, *reply, now)) {
-        return false;
-      }
-    }
-    if (static_cast<size_t>(n) < read_buffer.size()) {
+    if (static_cast<size_t>(n) < room) {
       // A short read means the socket is drained for now.
       break;
     }
   }
+  if (conn.in_begin == conn.in_end && in.size() > 4 * read_chunk) {
+    // Give back the memory a large message needed.
+    std::vector<char>{}.swap(in);
+    conn.in_begin = 0;
+    conn.in_end = 0;
+  }
   return true;
+}
+
+// Handles every complete reply in the input buffer. Returns false if the
+// connection failed meanwhile.
+bool io_thread::engine::parse_input(connection& conn,
+                                    clock_type::time_point now) {
+  const char* data = conn.in.data();
+  while (conn.in_begin < conn.in_end) {
+    auto begin = conn.in_begin;
+    auto end = begin;
+    auto rc = handle_fast(conn, data, end);
+    if (rc == scan_status::partial) {
+      return true;
+    }
+    if (rc == scan_status::complete) {
+      conn.in_begin = end;
+      continue;
+    }
+    // Not a reply the fast path handles: hiredis's reader parses it, or
+    // reports the error if the input is invalid.
+    end = begin;
+    rc = skip_reply(data, conn.in_end, end);
+    if (rc == scan_status::partial) {
+      return true;
+    }
+    if (rc == scan_status::invalid) {
+      end = conn.in_end;
+    }
+    conn.in_begin = end;
+    if (!handle_with_hiredis(conn, data + begin, end - begin, now)) {
+      return false;
+    }
+  }
+  return true;
+}
+
+// Handles the reply at `pos` if it is a PUBLISH reply or a message on the
+// subscribe connection, and moves `pos` past it. Returns partial if the
+// reply is incomplete and invalid if it is another reply, which then stays
+// in the buffer.
+scan_status io_thread::engine::handle_fast(connection& conn, const char* data,
+                                           size_t& pos) {
+  auto size = conn.in_end;
+  auto at = pos;
+  if (data[at] == ':') {
+    if (conn.expected.empty()
+        || conn.expected.front().kind != reply_kind::publish) {
+      return scan_status::invalid;
+    }
+    int64_t receivers = 0;
+    if (auto rc = scan_number(data, size, at, receivers);
+        rc != scan_status::complete) {
+      return rc;
+    }
+    auto id = conn.expected.front().id;
+    conn.expected.pop_front();
+    counters.published.fetch_add(1, std::memory_order_relaxed);
+    add_publish_result(publish_result{id, receivers, {}}, size - at);
+    pos = at;
+    return scan_status::complete;
+  }
+  if (data[at] != '*' || conn.role != link_role::subscribe) {
+    return scan_status::invalid;
+  }
+  int64_t count = 0;
+  if (auto rc = scan_number(data, size, at, count);
+      rc != scan_status::complete) {
+    return rc;
+  }
+  if (count != 3 && count != 4) {
+    return scan_status::invalid;
+  }
+  std::string_view kind;
+  if (auto rc = read_bulk(data, size, at, kind); rc != scan_status::complete) {
+    return rc;
+  }
+  if (count == 3 ? kind != "message" : kind != "pmessage") {
+    return scan_status::invalid;
+  }
+  std::array<std::string_view, 3> parts;
+  for (int64_t i = 0; i + 1 < count; ++i) {
+    if (auto rc = read_bulk(data, size, at, parts[static_cast<size_t>(i)]);
+        rc != scan_status::complete) {
+      return rc;
+    }
+  }
+  event ev;
+  if (count == 3) {
+    ev.channel.assign(parts[0]);
+    ev.message.assign(parts[1]);
+  } else {
+    ev.pattern.assign(parts[0]);
+    ev.channel.assign(parts[1]);
+    ev.message.assign(parts[2]);
+  }
+  add_event(std::move(ev), size - at);
+  pos = at;
+  return scan_status::complete;
+}
+
+// Parses one reply, or invalid input, with hiredis's reader and handles it.
+// Returns false if the connection failed.
+bool io_thread::engine::handle_with_hiredis(connection& conn, const char* data,
+                                            size_t size,
+                                            clock_type::time_point now) {
+  auto* reader = conn.ctx->reader;
+  if (redisReaderFeed(reader, data, size) != REDIS_OK) {
+    fail_connection(
+      conn, hiredis_failure(reader->err, reader->errstr, cfg.server, false),
+      now);
+    return false;
+  }
+  void* raw = nullptr;
+  if (redisReaderGetReply(reader, &raw) != REDIS_OK) {
+    fail_connection(
+      conn, hiredis_failure(reader->err, reader->errstr, cfg.server, false),
+      now);
+    return false;
+  }
+  if (raw == nullptr) {
+    fail_connection(conn,
+                    hiredis_failure(REDIS_ERR_PROTOCOL,
+                                    "reply that cannot be parsed", cfg.server,
+                                    false),
+                    now);
+    return false;
+  }
+  reply_ptr reply{static_cast<redisReply*>(raw)};
+  return handle_reply(conn, *reply, now);
 }
 
 bool io_thread::engine::handle_reply(connection& conn, const redisReply& reply,
@@ -1017,19 +1307,28 @@ void io_thread::engine::write_output(connection& conn,
   }
 }
 
-void io_thread::engine::add_event(event ev) {
+// `bytes_left` is the unparsed input after the event. A new batch reserves
+// room for the events that input may hold, so it seldom grows.
+void io_thread::engine::add_event(event ev, size_t bytes_left) {
   counters.received.fetch_add(1, std::memory_order_relaxed);
   if (reports.empty()
       || !std::holds_alternative<std::vector<event>>(reports.back())) {
-    reports.emplace_back(std::vector<event>{});
+    // A message takes at least about 32 bytes on the wire.
+    std::vector<event> batch;
+    batch.reserve(std::min<size_t>(bytes_left / 32 + 1, 512));
+    reports.emplace_back(std::move(batch));
   }
   std::get<std::vector<event>>(reports.back()).push_back(std::move(ev));
 }
 
-void io_thread::engine::add_publish_result(publish_result result) {
+void io_thread::engine::add_publish_result(publish_result result,
+                                           size_t bytes_left) {
   if (reports.empty()
       || !std::holds_alternative<std::vector<publish_result>>(reports.back())) {
-    reports.emplace_back(std::vector<publish_result>{});
+    // A PUBLISH reply takes at least 4 bytes (":0\r\n").
+    std::vector<publish_result> batch;
+    batch.reserve(std::min<size_t>(bytes_left / 4 + 1, 512));
+    reports.emplace_back(std::move(batch));
   }
   std::get<std::vector<publish_result>>(reports.back())
     .push_back(std::move(result));
