@@ -1,0 +1,229 @@
+// Tests of the broadcaster-chat program as users run it: options, errors,
+// the printed port, its logs and a clean stop on SIGTERM and SIGINT.
+
+#define BOOST_TEST_MODULE chat_program
+#include <boost/test/unit_test.hpp>
+
+#include <csignal>
+#include <fstream>
+#include <regex>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include <sys/wait.h>
+
+#include "chat_clients.hpp"
+#include "support/support.hpp"
+
+using namespace broadcaster;
+using namespace broadcaster::test;
+
+namespace {
+
+const std::string chat_binary = BROADCASTER_CHAT_BINARY;
+
+std::string read_file(const std::string& path) {
+  std::ifstream in{path};
+  std::ostringstream out;
+  out << in.rdbuf();
+  return out.str();
+}
+
+struct run_result {
+  int status = -1;
+  std::string output;
+};
+
+// Runs the program with `args` until it exits and returns its exit status
+// and everything it printed.
+run_result run_to_exit(const std::vector<std::string>& args) {
+  test::temp_dir dir;
+  auto log = dir.path() + "/output.log";
+  std::vector<std::string> argv{chat_binary};
+  argv.insert(argv.end(), args.begin(), args.end());
+  test::child_process child{argv, log};
+  // Signal 0 delivers nothing, so this only waits for the exit.
+  auto status = child.stop(0, test::deadline());
+  BOOST_REQUIRE_MESSAGE(status != -1, "broadcaster-chat did not exit");
+  return {status, read_file(log)};
+}
+
+bool exited_with(int status, int code) {
+  return WIFEXITED(status) && WEXITSTATUS(status) == code;
+}
+
+bool contains(const std::string& text, const std::string& part) {
+  return text.find(part) != std::string::npos;
+}
+
+// A running broadcaster-chat whose output goes to a temporary file.
+class running_chat {
+public:
+  explicit running_chat(std::vector<std::string> args)
+    : log_(dir_.path() + "/output.log") {
+    std::vector<std::string> argv{chat_binary};
+    argv.insert(argv.end(), args.begin(), args.end());
+    child_ = std::make_unique<test::child_process>(argv, log_);
+    std::regex listening{"listening on http://127\\.0\\.0\\.1:([0-9]+)/"};
+    std::smatch match;
+    std::string output;
+    // The output is a file, which offers no event to wait for.
+    bool found = test::eventually(
+      [&] {
+        output = read_file(log_);
+        return std::regex_search(output, match, listening)
+               || !child_->running();
+      },
+      test::deadline());
+    BOOST_REQUIRE_MESSAGE(found && !match.empty(),
+                          "no listening line in: " << output);
+    port_ = static_cast<uint16_t>(std::stoi(match[1].str()));
+  }
+
+  uint16_t port() const {
+    return port_;
+  }
+
+  int stop(int signal) {
+    return child_->stop(signal, test::deadline());
+  }
+
+  std::string output() const {
+    return read_file(log_);
+  }
+
+private:
+  test::temp_dir dir_;
+  std::string log_;
+  std::unique_ptr<test::child_process> child_;
+  uint16_t port_ = 0;
+};
+
+unsigned get_status(uint16_t port, const std::string& target) {
+  return http_request(port, http::verb::get, target).status;
+}
+
+} // namespace
+
+BOOST_AUTO_TEST_CASE(help_lists_options) {
+  auto result = run_to_exit({"--help"});
+  BOOST_CHECK(exited_with(result.status, 0));
+  for (auto option : {"--backend", "--host", "--port", "--max-message-size",
+                      "--max-send-queue", "--io-threads"}) {
+    BOOST_CHECK_MESSAGE(contains(result.output, option),
+                        option << " missing in: " << result.output);
+  }
+}
+
+BOOST_AUTO_TEST_CASE(unknown_option_fails) {
+  auto result = run_to_exit({"--bogus=1"});
+  BOOST_CHECK(exited_with(result.status, 1));
+  BOOST_CHECK_MESSAGE(contains(result.output, "unknown option --bogus"),
+                      result.output);
+}
+
+BOOST_AUTO_TEST_CASE(option_without_value_fails) {
+  auto result = run_to_exit({"--port"});
+  BOOST_CHECK(exited_with(result.status, 1));
+  BOOST_CHECK_MESSAGE(contains(result.output, "needs a value"),
+                      result.output);
+}
+
+BOOST_AUTO_TEST_CASE(port_out_of_range_fails) {
+  auto result = run_to_exit({"--port=70000"});
+  BOOST_CHECK(exited_with(result.status, 1));
+  BOOST_CHECK_MESSAGE(contains(result.output, "out of range"),
+                      result.output);
+}
+
+BOOST_AUTO_TEST_CASE(zero_message_size_fails) {
+  auto result = run_to_exit({"--max-message-size=0"});
+  BOOST_CHECK(exited_with(result.status, 1));
+  BOOST_CHECK_MESSAGE(contains(result.output, "--max-message-size"),
+                      result.output);
+}
+
+BOOST_AUTO_TEST_CASE(positional_argument_fails) {
+  auto result = run_to_exit({"memory://"});
+  BOOST_CHECK(exited_with(result.status, 1));
+  BOOST_CHECK_MESSAGE(contains(result.output, "unexpected argument"),
+                      result.output);
+}
+
+BOOST_AUTO_TEST_CASE(invalid_backend_url_fails) {
+  auto result = run_to_exit({"--backend", "not-a-url"});
+  BOOST_CHECK(exited_with(result.status, 1));
+  BOOST_CHECK_MESSAGE(contains(result.output, "invalid --backend"),
+                      result.output);
+}
+
+BOOST_AUTO_TEST_CASE(unknown_scheme_lists_supported) {
+  auto result = run_to_exit({"--backend=nosuch://host"});
+  BOOST_CHECK(exited_with(result.status, 1));
+  BOOST_CHECK_MESSAGE(contains(result.output, "memory://"), result.output);
+}
+
+BOOST_AUTO_TEST_CASE(password_is_never_printed) {
+  auto result = run_to_exit({"--backend=memory://user:hunter2@host"});
+  BOOST_CHECK(exited_with(result.status, 1));
+  BOOST_CHECK_MESSAGE(!contains(result.output, "hunter2"), result.output);
+  BOOST_CHECK_MESSAGE(contains(result.output, "***"), result.output);
+}
+
+BOOST_AUTO_TEST_CASE(busy_port_fails) {
+  net::io_context ioc;
+  tcp::acceptor taken{ioc, {net::ip::make_address("127.0.0.1"), 0}};
+  auto port = std::to_string(taken.local_endpoint().port());
+  auto result = run_to_exit({"--port=" + port});
+  BOOST_CHECK(exited_with(result.status, 1));
+  BOOST_CHECK_MESSAGE(contains(result.output, "cannot listen"),
+                      result.output);
+}
+
+BOOST_AUTO_TEST_CASE(invalid_config_file_fails) {
+  test::temp_dir dir;
+  auto file = dir.path() + "/chat.ini";
+  std::ofstream{file} << "port=not-a-number\n";
+  auto result = run_to_exit({"--config-file=" + file});
+  BOOST_CHECK(exited_with(result.status, 1));
+  BOOST_CHECK_MESSAGE(contains(result.output, "invalid configuration file"),
+                      result.output);
+}
+
+BOOST_AUTO_TEST_CASE(config_file_sets_options) {
+  test::temp_dir dir;
+  auto file = dir.path() + "/chat.ini";
+  std::ofstream{file} << "port=0\nmax-message-size=100\n";
+  running_chat chat{{"--config-file=" + file}};
+  BOOST_CHECK_EQUAL(get_status(chat.port(), "/"), 200u);
+  BOOST_CHECK(exited_with(chat.stop(SIGTERM), 0));
+  BOOST_CHECK_MESSAGE(contains(chat.output(), "max_message_size = 100"),
+                      chat.output());
+}
+
+BOOST_AUTO_TEST_CASE(sigterm_stops_cleanly) {
+  running_chat chat{{"--port", "0", "--backend", "memory://"}};
+  BOOST_CHECK_EQUAL(get_status(chat.port(), "/"), 200u);
+  {
+    chat_client client{chat.port()};
+    client.await_ready();
+    client.close();
+  }
+  auto status = chat.stop(SIGTERM);
+  BOOST_CHECK(exited_with(status, 0));
+  auto output = chat.output();
+  for (auto line : {"chat server started", "backend = memory://",
+                    "connection opened", "connection closed",
+                    "chat server stopped"}) {
+    BOOST_CHECK_MESSAGE(contains(output, line),
+                        "\"" << line << "\" missing in: " << output);
+  }
+}
+
+BOOST_AUTO_TEST_CASE(sigint_stops_cleanly) {
+  running_chat chat{{"--port=0"}};
+  BOOST_CHECK(exited_with(chat.stop(SIGINT), 0));
+  BOOST_CHECK_MESSAGE(contains(chat.output(), "chat server stopped"),
+                      chat.output());
+}
