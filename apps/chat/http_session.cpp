@@ -96,6 +96,8 @@ void http_session::on_read(beast::error_code ec, size_t) {
   }
   const auto& req = parser_->get();
   auto path = path_of(req.target());
+  // NOTE: the Origin header is not checked, so a page from any site can
+  // open a chat WebSocket to this server.
   if (websocket::is_upgrade(req) && path == websocket_path) {
     core_.log->debug("websocket upgrade: connection = {}, remote = {}", id_,
                      remote_);

@@ -74,8 +74,10 @@ void on_notice(member_pointer self, const notice& x) {
     fail(self, "subscription closed: " + status.reason);
     return;
   }
-  st.log->info("backend status changed: connection = {}, state = {}",
-               st.settings.connection_id, to_string(status.kind));
+  // The supervisor and the backend log the outage itself once, so this
+  // line per connection stays at debug.
+  st.log->debug("backend status changed: connection = {}, state = {}",
+                st.settings.connection_id, to_string(status.kind));
   st.link->send_text(status_frame(status));
 }
 
