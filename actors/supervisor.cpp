@@ -55,22 +55,6 @@ struct supervisor_state {
 
 using supervisor_pointer = supervisor_actor::stateful_pointer<supervisor_state>;
 
-caf::error check_channel(const std::string& channel, bool pattern) {
-  if (channel.empty()) {
-    return make_error(errc::invalid_channel, "channel name is empty");
-  }
-  if (channel.size() > max_channel_size) {
-    return make_error(errc::invalid_channel,
-                      "channel name has " + std::to_string(channel.size())
-                        + " bytes; the maximum is "
-                        + std::to_string(max_channel_size));
-  }
-  if (pattern) {
-    return validate_glob(channel);
-  }
-  return caf::none;
-}
-
 caf::error unavailable(supervisor_pointer self) {
   auto& st = self->state;
   return make_error(errc::backend_unavailable,
@@ -212,7 +196,7 @@ supervisor_impl(supervisor_pointer self, backend_factory factory, url source,
     [self](bc_publish_atom, std::string& channel,
            std::string& message) -> caf::result<publish_ack> {
       auto& st = self->state;
-      if (auto err = check_channel(channel, false)) {
+      if (auto err = validate_channel(channel, false)) {
         return err;
       }
       if (!st.backend_up) {
@@ -224,7 +208,7 @@ supervisor_impl(supervisor_pointer self, backend_factory factory, url source,
     [self](bc_subscribe_atom, std::string& channel, caf::actor& subscriber,
            subscribe_options& opts) -> caf::result<subscription> {
       auto& st = self->state;
-      if (auto err = check_channel(channel, opts.pattern)) {
+      if (auto err = validate_channel(channel, opts.pattern)) {
         return err;
       }
       if (!subscriber) {
@@ -287,7 +271,7 @@ supervisor_impl(supervisor_pointer self, backend_factory factory, url source,
     [self](bc_history_atom, std::string& channel, std::string& before,
            uint64_t limit) -> caf::result<history_page> {
       auto& st = self->state;
-      if (auto err = check_channel(channel, false)) {
+      if (auto err = validate_channel(channel, false)) {
         return err;
       }
       if (!st.backend_up) {
@@ -315,3 +299,23 @@ broadcast_actor spawn_supervisor(caf::actor_system& sys,
 }
 
 } // namespace broadcaster::detail
+
+namespace broadcaster {
+
+caf::error validate_channel(std::string_view channel, bool pattern) {
+  if (channel.empty()) {
+    return make_error(errc::invalid_channel, "channel name is empty");
+  }
+  if (channel.size() > max_channel_size) {
+    return make_error(errc::invalid_channel,
+                      "channel name has " + std::to_string(channel.size())
+                        + " bytes; the maximum is "
+                        + std::to_string(max_channel_size));
+  }
+  if (pattern) {
+    return validate_glob(channel);
+  }
+  return caf::none;
+}
+
+} // namespace broadcaster

@@ -9,9 +9,6 @@
 
 namespace broadcaster::detail {
 
-/// Longest channel name or pattern, in bytes, that the supervisor accepts.
-constexpr size_t max_channel_size = 4096;
-
 /// Spawns a supervisor whose first backend is `first`, created by `factory`
 /// from `source`; `factory` creates its replacements.
 broadcast_actor spawn_supervisor(caf::actor_system& sys,

@@ -101,6 +101,16 @@ caf::expected<url> parse_url(std::string_view text) {
   if (auto f = rest.find('#'); f != std::string_view::npos) {
     return invalid("fragments ('#') are not supported in backend URLs");
   }
+  // An '@' after the authority means a password with an unencoded '/',
+  // '?' or '#'. Errors about the host or port must then not echo them,
+  // since they would contain part of the password.
+  bool may_hold_secret = text.find('@') != std::string_view::npos;
+  auto shown = [&](std::string_view part) {
+    return may_hold_secret ? std::string{"(hidden, since the URL contains "
+                                         "'@'; percent-encode '/', '?' and "
+                                         "'#' in passwords)"}
+                           : "\"" + std::string{part} + "\"";
+  };
   std::string_view authority = rest;
   if (auto slash = rest.find('/'); slash != std::string_view::npos) {
     authority = rest.substr(0, slash);
@@ -130,15 +140,14 @@ caf::expected<url> parse_url(std::string_view text) {
   if (!authority.empty() && authority[0] == '[') {
     auto close = authority.find(']');
     if (close == std::string_view::npos) {
-      return invalid("unterminated '[' in host \"" + std::string{authority}
-                     + "\"");
+      return invalid("unterminated '[' in host " + shown(authority));
     }
     host = authority.substr(1, close - 1);
     auto after = authority.substr(close + 1);
     if (!after.empty()) {
       if (after[0] != ':') {
-        return invalid("unexpected characters after ']' in \""
-                       + std::string{authority} + "\"");
+        return invalid("unexpected characters after ']' in "
+                       + shown(authority));
       }
       port = after.substr(1);
       result.has_port = true;
@@ -156,8 +165,7 @@ caf::expected<url> parse_url(std::string_view text) {
     auto uc = static_cast<unsigned char>(c);
     if (!std::isalnum(uc) && c != '.' && c != '-' && c != '_' && c != ':'
         && c != '%') {
-      return invalid("invalid character in host \"" + std::string{host}
-                     + "\"");
+      return invalid("invalid character in host " + shown(host));
     }
   }
   result.host = std::string{host};
@@ -167,8 +175,8 @@ caf::expected<url> parse_url(std::string_view text) {
                                      value);
     if (port.empty() || ec != std::errc{} || ptr != port.data() + port.size()
         || value == 0 || value > 65535) {
-      return invalid("invalid port \"" + std::string{port}
-                     + "\": expected a number from 1 to 65535");
+      return invalid("invalid port " + shown(port)
+                     + ": expected a number from 1 to 65535");
     }
     result.port = static_cast<uint16_t>(value);
   }
@@ -199,6 +207,20 @@ caf::expected<url> parse_url(std::string_view text) {
     result.query.emplace_back(std::move(key), std::move(value));
   }
   return result;
+}
+
+std::string redact_url(std::string_view text) {
+  if (auto parsed = parse_url(text)) {
+    return parsed->redacted();
+  }
+  auto sep = text.find("://");
+  auto at = text.rfind('@');
+  if (sep == std::string_view::npos || at == std::string_view::npos
+      || at < sep) {
+    return std::string{text};
+  }
+  return std::string{text.substr(0, sep + 3)} + "***"
+         + std::string{text.substr(at)};
 }
 
 std::string url::redacted() const {

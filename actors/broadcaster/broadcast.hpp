@@ -41,6 +41,15 @@ namespace broadcaster {
 /// every node that exchanges broadcaster messages.
 void register_types(caf::actor_system_config& cfg);
 
+/// Longest channel name or pattern, in bytes, that a supervisor accepts.
+constexpr size_t max_channel_size = 4096;
+
+/// Checks a channel name, or a glob pattern if `pattern` is set, as the
+/// supervisor does before it forwards a request: it must not be empty or
+/// longer than `max_channel_size`, and a pattern must be well formed.
+/// Returns an `errc::invalid_channel` error otherwise.
+caf::error validate_channel(std::string_view channel, bool pattern);
+
 /// Settings of a supervisor that are not part of the backend URL.
 struct broadcast_options {
   /// First delay before restarting a backend actor that exited; each

@@ -47,6 +47,11 @@ struct url {
 /// that is wrong; the password never appears in them.
 caf::expected<url> parse_url(std::string_view text);
 
+/// Returns `text` fit for logs and error messages: the parsed URL with its
+/// password replaced by `***`, or, if `text` does not parse, `text` with
+/// everything between "://" and the last '@' replaced by `***`.
+std::string redact_url(std::string_view text);
+
 /// Reads a backend's query parameters with range checks. Each getter marks
 /// its key as known, and `finish()` rejects every parameter that no getter
 /// read, naming it and listing the supported ones:

@@ -234,7 +234,7 @@ int run_serve(const std::vector<std::string>& raw) {
                  + std::to_string(std::get<uint16_t>(bound)) + "/metrics\n");
   }
   log->info("serving: address = {}, backend = {}",
-            host_port(cfg.host, *port), cfg.backend);
+            host_port(cfg.host, *port), redact_url(cfg.backend));
   write_stdout("listening on " + host_port(cfg.host, *port) + "\n");
 
   std::promise<std::string> stop;

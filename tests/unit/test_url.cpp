@@ -107,6 +107,23 @@ BOOST_AUTO_TEST_CASE(errors_never_contain_the_password) {
   BOOST_TEST(u->redacted().find("hunter2") == std::string::npos);
 }
 
+BOOST_AUTO_TEST_CASE(unencoded_slash_in_password_is_not_echoed) {
+  for (auto text : {"redis://:s3/cr3t@h:1", "redis://:s3?cr3t@h:1",
+                    "redis://:s3#cr3t@h:1"}) {
+    auto message = parse_error(text);
+    BOOST_TEST(message.find("s3") == std::string::npos, message);
+    BOOST_TEST(message.find("cr3t") == std::string::npos, message);
+  }
+}
+
+BOOST_AUTO_TEST_CASE(redact_url_hides_passwords) {
+  BOOST_TEST(redact_url("redis://:pw@h:1") == "redis://:***@h:1");
+  BOOST_TEST(redact_url("redis://u:pw@h:1?x=1") == "redis://u:***@h:1?x=1");
+  BOOST_TEST(redact_url("redis://:p/w@h:1") == "redis://***@h:1");
+  BOOST_TEST(redact_url("memory://") == "memory://");
+  BOOST_TEST(redact_url("not a url") == "not a url");
+}
+
 BOOST_AUTO_TEST_CASE(error_code_is_invalid_url) {
   auto u = parse_url("nonsense");
   BOOST_REQUIRE(!u);
