@@ -106,7 +106,9 @@ server_core::server_core(caf::actor_system& system, broadcast_actor handle,
 }
 
 server_core::~server_core() {
-  // nop
+  // The listener's acceptor and timer must go before the I/O context,
+  // which is destroyed with the other members after this body.
+  listener_.reset();
 }
 
 std::string server_core::start() {
@@ -220,6 +222,7 @@ void server_core::stop(std::chrono::milliseconds timeout) {
     thread.join();
   }
   threads_.clear();
+  listener_.reset();
   // From here on no actor posts into the context, and no I/O thread runs,
   // so the remaining connections can be read from this thread.
   gate->close();
