@@ -115,6 +115,7 @@ std::string server_core::start() {
   if (started_) {
     return "the server was already started";
   }
+
   error_code ec;
   tcp::resolver resolver{ioc};
   auto endpoints = resolver.resolve(options.host, std::to_string(options.port),
@@ -122,6 +123,7 @@ std::string server_core::start() {
   if (ec) {
     return "cannot resolve host " + options.host + ": " + ec.message();
   }
+
   std::string failures;
   for (const auto& entry : endpoints) {
     tcp::acceptor acceptor{net::make_strand(ioc)};
@@ -142,6 +144,7 @@ std::string server_core::start() {
     return "cannot listen on " + options.host + " port "
            + std::to_string(options.port) + ": " + failures;
   }
+
   started_ = true;
   work_ = std::make_unique<
     net::executor_work_guard<net::io_context::executor_type>>(
@@ -197,6 +200,7 @@ void server_core::stop(std::chrono::milliseconds timeout) {
   if (!started_) {
     return;
   }
+
   log->info("chat server stopping: port = {}, connections = {}", port,
             open.size());
   listener_->close();
@@ -205,6 +209,7 @@ void server_core::stop(std::chrono::milliseconds timeout) {
       c->shut_down();
     }
   }
+
   bool closed = false;
   {
     std::unique_lock<std::mutex> guard{mtx_};
@@ -217,6 +222,7 @@ void server_core::stop(std::chrono::milliseconds timeout) {
               timeout.count());
     ioc.stop();
   }
+
   work_.reset();
   for (auto& thread : threads_) {
     thread.join();
@@ -234,6 +240,7 @@ void server_core::stop(std::chrono::milliseconds timeout) {
       }
     }
   }
+
   auto left = std::max(deadline - std::chrono::steady_clock::now(),
                        std::chrono::steady_clock::duration{0});
   if (!members->await(0, std::chrono::duration_cast<

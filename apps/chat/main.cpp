@@ -36,6 +36,7 @@ int main(int argc, char** argv) {
   if (cfg.cli_helptext_printed) {
     return EXIT_SUCCESS;
   }
+
   // SIGINT and SIGTERM stay blocked in every thread, including those that
   // CAF and Asio start below, so only sigwait() in this thread receives
   // them.
@@ -44,6 +45,7 @@ int main(int argc, char** argv) {
   sigaddset(&stop_signals, SIGINT);
   sigaddset(&stop_signals, SIGTERM);
   pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+
   auto log = logger("chat");
   caf::actor_system sys{cfg};
   auto bc = spawn_broadcast(sys, cfg.backend, builtin_schemes());
@@ -52,6 +54,7 @@ int main(int argc, char** argv) {
               << describe(bc.error()) << '\n';
     return EXIT_FAILURE;
   }
+
   // spawn_broadcast accepted the URL, so it parses.
   auto backend_name = parse_url(cfg.backend)->redacted();
   chat::chat_server server{sys, *bc, cfg.server};
@@ -61,6 +64,7 @@ int main(int argc, char** argv) {
     caf::anon_send_exit(*bc, caf::exit_reason::user_shutdown);
     return EXIT_FAILURE;
   }
+
   log->info("chat server started: host = {}, port = {}, backend = {}, "
             "channel = {}, max_message_size = {}, max_send_queue = {}, "
             "io_threads = {}, scheduler_threads = {}",
@@ -70,6 +74,7 @@ int main(int argc, char** argv) {
             sys.scheduler().num_workers());
   std::cout << "broadcaster-chat listening on "
             << page_url(cfg.server.host, server.port()) << std::endl;
+
   int signal_number = 0;
   sigwait(&stop_signals, &signal_number);
   log->info("shutting down: signal = {}", strsignal(signal_number));
