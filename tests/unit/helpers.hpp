@@ -117,6 +117,28 @@ inline caf::behavior number_publisher(caf::event_based_actor* self,
   return {[](caf::ok_atom) {}};
 }
 
+/// Fixture with an actor system, a scoped actor for the test thread and a
+/// supervisor on a fresh `memory://` backend.
+struct memory_fixture : system_fixture {
+  memory_fixture() : self(sys) {
+    auto handle = spawn_broadcast(sys, "memory://");
+    require_ok(handle);
+    bc = *handle;
+  }
+
+  ~memory_fixture() {
+    caf::anon_send_exit(bc, caf::exit_reason::user_shutdown);
+  }
+
+  /// Returns the test thread's actor as a dynamically typed handle.
+  caf::actor me() {
+    return caf::actor_cast<caf::actor>(self);
+  }
+
+  caf::scoped_actor self;
+  broadcast_actor bc;
+};
+
 /// Subscribes `who` and returns the reply, or the error.
 inline caf::expected<subscription>
 subscribe(caf::actor_system& sys, const broadcast_actor& bc, caf::actor who,

@@ -12,19 +12,9 @@ using namespace std::chrono_literals;
 
 namespace {
 
-struct fixture : system_fixture {
-  fixture() : self(sys) {
-    auto handle = spawn_broadcast(sys, "memory://");
-    require_ok(handle);
-    bc = *handle;
-  }
-
-  ~fixture() {
-    caf::anon_send_exit(bc, caf::exit_reason::user_shutdown);
-  }
-
+struct fixture : memory_fixture {
   caf::actor spawn_collector() {
-    return sys.spawn(collector, caf::actor_cast<caf::actor>(self));
+    return sys.spawn(collector, me());
   }
 
   publish_ack publish(const std::string& channel, const std::string& msg) {
@@ -38,9 +28,6 @@ struct fixture : system_fixture {
     require_ok(result);
     return *result;
   }
-
-  caf::scoped_actor self;
-  broadcast_actor bc;
 };
 
 } // namespace

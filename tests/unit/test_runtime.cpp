@@ -9,21 +9,7 @@ using namespace std::chrono_literals;
 
 namespace {
 
-struct fixture : system_fixture {
-  fixture() : self(sys) {
-    auto handle = spawn_broadcast(sys, "memory://");
-    require_ok(handle);
-    bc = *handle;
-  }
-
-  ~fixture() {
-    caf::anon_send_exit(bc, caf::exit_reason::user_shutdown);
-  }
-
-  caf::actor me() {
-    return caf::actor_cast<caf::actor>(self);
-  }
-
+struct fixture : memory_fixture {
   channel_stats channel(const std::string& name) {
     auto st = stats_blocking(sys, bc, deadline());
     require_ok(st);
@@ -48,9 +34,6 @@ struct fixture : system_fixture {
       BOOST_REQUIRE_MESSAGE(ok, "a counter or publisher did not finish");
     }
   }
-
-  caf::scoped_actor self;
-  broadcast_actor bc;
 };
 
 } // namespace
