@@ -18,7 +18,7 @@ namespace {
 // A batch waiting for one subscriber; `offset` events of it are already
 // sent or dropped.
 struct queued_batch {
-  caf::message content; // holds one event_batch
+  caf::message content; // contains one event_batch
   size_t offset = 0;
   size_t size = 0;
 };
@@ -158,7 +158,7 @@ void send_status(channel_pointer self, member& m, status_kind kind,
              status_event{kind, self->state.key, may_be_lost, reason}));
 }
 
-// Ends a member's subscriptions and tells the supervisor.
+// Ends a member's subscriptions and reports each id to the supervisor.
 void remove_member(channel_pointer self, const caf::actor_addr& addr) {
   auto& st = self->state;
   auto i = st.members.find(addr);
