@@ -105,7 +105,7 @@ caf::expected<url> parse_url(std::string_view text) {
   // '?' or '#'. Errors about the host or port must then not echo them,
   // since they would contain part of the password.
   bool may_hold_secret = text.find('@') != std::string_view::npos;
-  auto shown = [&](std::string_view part) {
+  auto quoted_or_hidden = [&](std::string_view part) {
     return may_hold_secret ? std::string{"(hidden, since the URL contains "
                                          "'@'; percent-encode '/', '?' and "
                                          "'#' in passwords)"}
@@ -140,14 +140,14 @@ caf::expected<url> parse_url(std::string_view text) {
   if (!authority.empty() && authority[0] == '[') {
     auto close = authority.find(']');
     if (close == std::string_view::npos) {
-      return invalid("unterminated '[' in host " + shown(authority));
+      return invalid("unterminated '[' in host " + quoted_or_hidden(authority));
     }
     host = authority.substr(1, close - 1);
     auto after = authority.substr(close + 1);
     if (!after.empty()) {
       if (after[0] != ':') {
         return invalid("unexpected characters after ']' in "
-                       + shown(authority));
+                       + quoted_or_hidden(authority));
       }
       port = after.substr(1);
       result.has_port = true;
@@ -165,7 +165,7 @@ caf::expected<url> parse_url(std::string_view text) {
     auto uc = static_cast<unsigned char>(c);
     if (!std::isalnum(uc) && c != '.' && c != '-' && c != '_' && c != ':'
         && c != '%') {
-      return invalid("invalid character in host " + shown(host));
+      return invalid("invalid character in host " + quoted_or_hidden(host));
     }
   }
   result.host = std::string{host};
@@ -175,7 +175,7 @@ caf::expected<url> parse_url(std::string_view text) {
                                      value);
     if (port.empty() || ec != std::errc{} || ptr != port.data() + port.size()
         || value == 0 || value > 65535) {
-      return invalid("invalid port " + shown(port)
+      return invalid("invalid port " + quoted_or_hidden(port)
                      + ": expected a number from 1 to 65535");
     }
     result.port = static_cast<uint16_t>(value);

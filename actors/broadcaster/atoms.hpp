@@ -42,10 +42,10 @@ using bc_attach_atom = caf::atom_constant<caf::atom("bcattach")>;
 /// Internal: removes a subscription from a channel actor.
 using bc_detach_atom = caf::atom_constant<caf::atom("bcdetach")>;
 
-/// Internal: tells the supervisor a subscription has ended.
+/// Internal: reports to the supervisor that a subscription has ended.
 using bc_ended_atom = caf::atom_constant<caf::atom("bcended")>;
 
-/// Internal: tells a channel actor to unsubscribe and exit.
+/// Internal: makes a channel actor unsubscribe and exit.
 using bc_retire_atom = caf::atom_constant<caf::atom("bcretire")>;
 
 /// Internal: hands a channel actor a new backend handle, or none.

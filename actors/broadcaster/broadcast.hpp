@@ -41,7 +41,8 @@ namespace broadcaster {
 /// every node that exchanges broadcaster messages.
 void register_types(caf::actor_system_config& cfg);
 
-/// Longest channel name or pattern, in bytes, that a supervisor accepts.
+/// Maximum size, in bytes, of a channel name or pattern that a supervisor
+/// accepts.
 constexpr size_t max_channel_size = 4096;
 
 /// Checks a channel name, or a glob pattern if `pattern` is set, as the
@@ -56,7 +57,7 @@ struct broadcast_options {
   /// further attempt doubles it, with random jitter of up to 25 percent.
   std::chrono::milliseconds restart_min{100};
 
-  /// Longest delay between two restart attempts.
+  /// Maximum delay between two restart attempts.
   std::chrono::milliseconds restart_max{10000};
 
   /// Names the backend in logs and stats when `spawn_broadcast` is called

@@ -9,7 +9,7 @@
 namespace broadcaster {
 
 /// Error codes of the broadcaster library. They travel inside `caf::error`
-/// with the category `error_category` and a message that says what failed
+/// with the category `error_category` and a message that states what failed
 /// and on which value, so callers decide between retrying and giving up from
 /// the code alone.
 enum class errc : uint8_t {

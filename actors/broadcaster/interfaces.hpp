@@ -31,7 +31,7 @@ namespace broadcaster {
 ///   that asked for history with `token`, oldest first. A backend sends it
 ///   in order with the live events, so every live event sent before it is
 ///   part of the stored events or older, and every one sent after it is
-///   newer. This is how a subscriber sees no gap and no duplicate between
+///   newer. This is how a subscriber gets no gap and no duplicate between
 ///   history and live events.
 /// - `status_event`: the backend lost or regained its connection.
 using sink_actor = caf::typed_actor<

@@ -39,7 +39,7 @@ struct event_batch {
   std::vector<event> events;
 };
 
-/// What a channel actor does with a subscriber whose queue is full.
+/// Action a channel actor takes on a subscriber whose queue is full.
 enum class overflow_policy : uint8_t {
   /// Discards the oldest queued events and sends `events_skipped` before the
   /// next delivered batch.
@@ -68,7 +68,7 @@ struct subscribe_options {
   /// once `max_in_flight` is reached. At least 1.
   uint32_t max_queued = 8192;
 
-  /// What happens when more than `max_queued` events are held back.
+  /// Action taken when more than `max_queued` events are held back.
   overflow_policy overflow = overflow_policy::drop_oldest;
 };
 
@@ -112,7 +112,7 @@ struct status_event {
   std::string channel;
 
   /// True if events published meanwhile may not have been delivered. With
-  /// `backend_back` it tells whether the gap was recovered.
+  /// `backend_back` it reports whether the gap was recovered.
   bool events_may_be_lost = false;
 
   /// Human-readable cause, such as the error that broke the connection.

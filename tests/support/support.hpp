@@ -21,9 +21,9 @@
 
 namespace broadcaster::test {
 
-/// Fails the current test with the error's description unless `x` holds a
+/// Fails the current test with the error's description unless `x` contains a
 /// value. Use it in place of BOOST_REQUIRE_MESSAGE, which would build the
-/// message from `x.error()` even when `x` holds a value.
+/// message from `x.error()` even when `x` contains a value.
 template <class T>
 void require_ok(const caf::expected<T>& x) {
   if (!x) {
