@@ -162,7 +162,7 @@ bool listener::receive_one(std::chrono::milliseconds timeout) {
   bool received = true;
   self_->receive([&](event& ev) { events_.push_back(std::move(ev)); },
                  [&](status_event& x) { statuses_.push_back(std::move(x)); },
-                 [&](events_skipped&) {},
+                 [&](events_skipped& x) { skipped_ += x.count; },
                  caf::after(timeout) >> [&] { received = false; });
   return received;
 }

@@ -129,6 +129,11 @@ public:
     return events_.size();
   }
 
+  /// Returns how many events the channel reported as skipped so far.
+  uint64_t skipped() const noexcept {
+    return skipped_;
+  }
+
 private:
   // Receives one message; returns false on timeout.
   bool receive_one(std::chrono::milliseconds timeout);
@@ -137,6 +142,7 @@ private:
   caf::actor collector_;
   std::deque<event> events_;
   std::deque<status_event> statuses_;
+  uint64_t skipped_ = 0;
 };
 
 /// An actor system, a scheme table with the Redis schemes, and the
