@@ -25,8 +25,19 @@ using detail::subscription_op;
 /// Fails subscribe requests that waited longer than publish_wait.
 using expire_atom = caf::atom_constant<caf::atom("rdexpire")>;
 
-using redis_actor = backend_actor::extend<caf::reacts_to<detail::wake_atom>,
-                                          caf::reacts_to<expire_atom>>;
+/// Writes the publishes queued on the publish connection.
+using write_atom = caf::atom_constant<caf::atom("rdwrite")>;
+
+/// Sends SUBSCRIBE or PSUBSCRIBE again for a key whose resubscription
+/// Redis rejected.
+using retry_atom = caf::atom_constant<caf::atom("rdretry")>;
+
+using redis_actor
+  = backend_actor::extend<caf::reacts_to<detail::wake_atom>,
+                          caf::reacts_to<expire_atom>,
+                          caf::reacts_to<write_atom>,
+                          caf::reacts_to<retry_atom, bool, std::string,
+                                         uint64_t>>;
 
 /// Largest number of events in one message to a sink.
 constexpr size_t max_batch_size = 512;
@@ -58,6 +69,8 @@ struct subscription_entry {
   bool confirmed = false;
   /// True while the active sinks wait for backend_back.
   bool lost = false;
+  /// Rejected subscription commands in a row, for the retry backoff.
+  uint32_t rejections = 0;
 };
 
 enum class link_phase : uint8_t {
@@ -83,6 +96,8 @@ struct redis_state {
   std::vector<std::pair<sink_actor, std::vector<event>>> batches;
   std::unordered_map<caf::actor_addr, size_t> batch_index;
   bool expiry_scheduled = false;
+  /// True while a write_atom message is on its way to this actor.
+  bool write_scheduled = false;
   uint64_t forwarded = 0;
   uint64_t unrouted = 0;
   uint64_t rejected = 0;
@@ -446,14 +461,15 @@ void on_link_down(redis_pointer self, detail::link_down& down) {
 }
 
 // Fails the waiting requests of an entry whose SUBSCRIBE Redis rejected.
+// Active sinks, which were subscribed before a reconnect, get backend_lost
+// with the reason, and the command is retried with backoff, since the
+// cause (an ACL change, for example) may be undone on the server.
 void reject_subscription(redis_pointer self, bool pattern,
                          entry_table::iterator i, const failure& reason) {
+  auto& st = self->state;
   auto& entry = i->second;
   auto waiting = std::move(entry.waiting);
   entry.waiting.clear();
-  // NOTE: active sinks of a key whose resubscription Redis rejects (an ACL
-  // change, for example) keep their backend_lost status until a new
-  // subscriber for the key makes Redis accept it again.
   entry.subscribed = false;
   for (auto& w : waiting) {
     w.promise.deliver(to_error(reason));
@@ -461,7 +477,53 @@ void reject_subscription(redis_pointer self, bool pattern,
   release_departed(self, entry, waiting);
   if (entry.empty()) {
     table_of(self, pattern).erase(i);
+    return;
   }
+  if (entry.active.empty()) {
+    return;
+  }
+  auto delay = st.cfg.reconnect_min;
+  for (uint32_t k = 0; k < entry.rejections && delay < st.cfg.reconnect_max;
+       ++k) {
+    delay *= 2;
+  }
+  delay = std::min(delay, st.cfg.reconnect_max);
+  if (entry.rejections++ == 0) {
+    entry.lost = true;
+    send_status(self, entry, i->first, status_kind::backend_lost,
+                "Redis at " + st.cfg.server + " rejected "
+                  + (pattern ? "PSUBSCRIBE" : "SUBSCRIBE") + " for "
+                  + i->first + " after a reconnect (" + reason.text
+                  + "); retrying with backoff up to reconnect_max, and "
+                    "events published meanwhile are lost");
+  }
+  st.log->warn("resubscribe rejected: key = {}, pattern = {}, error = {}, "
+               "retry_in = {}ms",
+               i->first, pattern, reason.text, delay.count());
+  self->delayed_send(self, delay, retry_atom::value, pattern, i->first,
+                     st.sub_generation);
+}
+
+// Sends the subscription command for `key` again after a rejection, unless
+// the key has no sinks left, is subscribed again, or the session changed.
+void retry_subscription(redis_pointer self, bool pattern,
+                        const std::string& key, uint64_t generation) {
+  auto& st = self->state;
+  if (generation != st.sub_generation || st.sub_phase != link_phase::ready) {
+    // A new session resubscribes every key anyway.
+    return;
+  }
+  auto& table = table_of(self, pattern);
+  auto i = table.find(key);
+  if (i == table.end() || i->second.subscribed || i->second.active.empty()) {
+    return;
+  }
+  i->second.subscribed = true;
+  ++i->second.pending;
+  send_command(self,
+               pattern ? subscription_op::psubscribe
+                       : subscription_op::subscribe,
+               key);
 }
 
 // Marks an entry as subscribed at Redis: lost sinks get backend_back and
@@ -470,6 +532,7 @@ void confirm_subscription(redis_pointer self, entry_table::iterator i) {
   auto& st = self->state;
   auto& entry = i->second;
   entry.confirmed = true;
+  entry.rejections = 0;
   if (entry.lost) {
     entry.lost = false;
     flush(self);
@@ -652,6 +715,8 @@ std::map<std::string, uint64_t> collect_counters(redis_pointer self) {
     {"failed_connects", get(c.failed_connects)},
     {"publish_connected", get(c.publish_connected)},
     {"subscribe_connected", get(c.subscribe_connected)},
+    {"publish_retry_ms", get(c.publish_retry_ms)},
+    {"subscribe_retry_ms", get(c.subscribe_retry_ms)},
   };
 }
 
@@ -689,9 +754,17 @@ redis_actor::behavior_type redis_impl(redis_pointer self, settings cfg) {
       auto id = st.next_publish_id++;
       auto rp = self->make_response_promise<publish_ack>();
       st.publishes.emplace(id, rp);
-      st.io->post(detail::publish_command{id, std::move(channel),
-                                          std::move(message),
-                                          clock_type::now()});
+      detail::publish_command cmd{id, std::move(channel), std::move(message),
+                                  clock_type::now()};
+      if (!st.io->queue_publish(cmd)) {
+        st.io->post(std::move(cmd));
+      } else if (self->mailbox().empty()) {
+        st.io->flush();
+      } else if (!st.write_scheduled) {
+        // More requests are waiting, so their publishes share one write.
+        st.write_scheduled = true;
+        self->send(self, write_atom::value);
+      }
       return rp;
     },
     [self](bc_subscribe_atom, std::string& key, bool pattern,
@@ -719,6 +792,13 @@ redis_actor::behavior_type redis_impl(redis_pointer self, settings cfg) {
         std::visit(handler, x);
       }
       flush(self);
+    },
+    [self](retry_atom, bool pattern, std::string& key, uint64_t generation) {
+      retry_subscription(self, pattern, key, generation);
+    },
+    [self](write_atom) {
+      self->state.write_scheduled = false;
+      self->state.io->flush();
     },
     [self](expire_atom) {
       auto now = clock_type::now();

@@ -377,8 +377,18 @@ struct connection {
     return ctx ? ctx->fd : -1;
   }
 
+  /// Requires `out_mtx`.
   bool has_output() const {
     return out_offset < out.size();
+  }
+
+  /// Moves the replies due for commands that the actor's thread queued to
+  /// the end of `expected`. Requires `out_mtx`.
+  void take_sent() {
+    for (auto& entry : sent) {
+      expected.push_back(std::move(entry));
+    }
+    sent.clear();
   }
 
   link_role role;
@@ -387,9 +397,26 @@ struct connection {
   clock_type::time_point deadline;
   /// Counts sessions: incremented each time the connection becomes ready.
   uint64_t generation = 0;
+  /// Guards `out`, `out_offset`, `sent`, `direct_fd` and
+  /// `posted_publishes`. The backend actor's thread queues and writes
+  /// publishes itself while `direct_fd` is set, and the rest of a
+  /// connection belongs to the I/O thread.
+  std::mutex out_mtx;
   /// Encoded commands not yet written, from `out_offset` on.
   std::string out;
   size_t out_offset = 0;
+  /// Replies due for commands that the actor's thread queued, oldest first.
+  std::deque<expected_reply> sent;
+  /// The socket that the actor's thread may write to, or -1 while the
+  /// connection is not ready.
+  int direct_fd = -1;
+  /// Publishes posted to the inbox that the I/O thread has not handled
+  /// yet. While there are any, the actor posts further publishes too, so
+  /// that none overtakes an earlier one.
+  size_t posted_publishes = 0;
+  /// When the I/O thread's current poll() times out at the latest; the
+  /// actor's thread wakes it if a command it writes is due earlier.
+  clock_type::time_point poll_until = clock_type::time_point::max();
   /// Bytes received and not yet handled: `in[in_begin, in_end)`.
   std::vector<char> in;
   size_t in_begin = 0;
@@ -401,11 +428,46 @@ struct connection {
   bool attempted = false;
   /// Failed connect attempts since the connection was last ready.
   uint32_t failures = 0;
+  /// Sessions in a row that broke within reconnect_max of becoming ready.
+  /// They count toward the backoff, so a server that accepts and then drops
+  /// every connection is not reconnected to at the shortest interval.
+  uint32_t short_sessions = 0;
+  clock_type::time_point ready_since;
   failure last_failure;
   std::string last_logged_failure;
 };
 
 } // namespace
+
+// Writes `conn.out` to `fd` until the socket takes no more, without
+// blocking. Returns 0, or the errno of a failed send. Requires `out_mtx`.
+int drain_output(connection& conn, int fd) {
+  int error = 0;
+  while (conn.has_output()) {
+    auto n = ::send(fd, conn.out.data() + conn.out_offset,
+                    conn.out.size() - conn.out_offset,
+                    MSG_NOSIGNAL | MSG_DONTWAIT);
+    if (n >= 0) {
+      conn.out_offset += static_cast<size_t>(n);
+      continue;
+    }
+    if (errno == EINTR) {
+      continue;
+    }
+    if (errno != EAGAIN && errno != EWOULDBLOCK) {
+      error = errno;
+    }
+    break;
+  }
+  if (!conn.has_output()) {
+    conn.out.clear();
+    conn.out_offset = 0;
+  } else if (conn.out_offset > conn.out.size() / 2) {
+    conn.out.erase(0, conn.out_offset);
+    conn.out_offset = 0;
+  }
+  return error;
+}
 
 // -- engine -------------------------------------------------------------------
 
@@ -465,6 +527,9 @@ struct io_thread::engine {
   void handle(publish_command& cmd, clock_type::time_point now);
   void handle(subscription_command& cmd, clock_type::time_point now);
   void append_publish(publish_command& cmd, clock_type::time_point now);
+  void queue_command(connection& conn,
+                     std::initializer_list<std::string_view> args,
+                     expected_reply entry);
   void fail_publish(uint64_t id, failure reason);
   failure outage_failure() const;
   void expire_waiting(clock_type::time_point now);
@@ -516,6 +581,7 @@ void io_thread::engine::run() {
         events = POLLOUT;
       } else {
         events = POLLIN;
+        std::lock_guard<std::mutex> guard{conn->out_mtx};
         if (conn->has_output()) {
           events |= POLLOUT;
         }
@@ -523,7 +589,18 @@ void io_thread::engine::run() {
       owners[count] = conn;
       fds[count++] = pollfd{conn->fd(), events, 0};
     }
-    auto rc = ::poll(fds.data(), count, poll_timeout(clock_type::now()));
+    int timeout = 0;
+    {
+      // The replies due and the deadline are updated in one step, so a
+      // command queued afterwards is compared with this deadline.
+      std::lock_guard<std::mutex> guard{pub.out_mtx};
+      pub.take_sent();
+      auto before = clock_type::now();
+      timeout = poll_timeout(before);
+      pub.poll_until = timeout < 0 ? clock_type::time_point::max()
+                                   : before + milliseconds{timeout};
+    }
+    auto rc = ::poll(fds.data(), count, timeout);
     if (rc < 0 && errno != EINTR) {
       log->error("poll failed, I/O thread stops: server = {}, error = {}",
                  cfg.server, std::strerror(errno));
@@ -531,8 +608,14 @@ void io_thread::engine::run() {
     }
     now = clock_type::now();
     if (rc > 0 && (fds[0].revents & POLLIN) != 0) {
+      size_t publishes = 0;
       for (auto& cmd : take_commands()) {
+        publishes += std::holds_alternative<publish_command>(cmd) ? 1 : 0;
         std::visit([&](auto& x) { handle(x, now); }, cmd);
+      }
+      if (publishes > 0) {
+        std::lock_guard<std::mutex> guard{pub.out_mtx};
+        pub.posted_publishes -= std::min(publishes, pub.posted_publishes);
       }
     }
     for (nfds_t i = 1; i < count; ++i) {
@@ -645,14 +728,24 @@ void io_thread::engine::handle(publish_command& cmd,
 
 void io_thread::engine::append_publish(publish_command& cmd,
                                        clock_type::time_point now) {
-  append_command(pub.out, {"PUBLISH", cmd.channel, cmd.message});
   expected_reply entry;
   entry.kind = reply_kind::publish;
   entry.sent = now;
   entry.id = cmd.id;
   entry.command = "PUBLISH";
-  pub.expected.push_back(std::move(entry));
+  queue_command(pub, {"PUBLISH", cmd.channel, cmd.message}, std::move(entry));
   appended_publish = true;
+}
+
+// Appends a command and the reply it expects. Replies due for commands of
+// the actor's thread go first, since their commands are in `out` already.
+void io_thread::engine::queue_command(
+  connection& conn, std::initializer_list<std::string_view> args,
+  expected_reply entry) {
+  std::lock_guard<std::mutex> guard{conn.out_mtx};
+  conn.take_sent();
+  append_command(conn.out, args);
+  conn.expected.push_back(std::move(entry));
 }
 
 void io_thread::engine::fail_publish(uint64_t id, failure reason) {
@@ -694,14 +787,13 @@ void io_thread::engine::handle(subscription_command& cmd,
                command_name(cmd.op), cmd.key);
     return;
   }
-  append_command(sub.out, {command_name(cmd.op), cmd.key});
   expected_reply entry;
   entry.kind = reply_kind::subscription;
   entry.sent = now;
   entry.command = command_name(cmd.op);
   entry.op = cmd.op;
-  entry.key = std::move(cmd.key);
-  sub.expected.push_back(std::move(entry));
+  entry.key = cmd.key;
+  queue_command(sub, {command_name(cmd.op), cmd.key}, std::move(entry));
 }
 
 // -- connection life cycle ----------------------------------------------------
@@ -756,30 +848,29 @@ void io_thread::engine::finish_connect(connection& conn,
 // becomes ready.
 void io_thread::engine::send_handshake(connection& conn,
                                        clock_type::time_point now) {
-  auto add = [&](const char* name) {
+  auto add = [&](const char* name,
+                 std::initializer_list<std::string_view> args) {
     expected_reply entry;
     entry.kind = reply_kind::handshake;
     entry.sent = now;
     entry.command = name;
-    conn.expected.push_back(std::move(entry));
+    queue_command(conn, args, std::move(entry));
   };
   if (cfg.has_password) {
     // The output buffer now contains the password; it is never logged.
     if (cfg.user.empty()) {
-      append_command(conn.out, {"AUTH", cfg.password});
+      add("AUTH", {"AUTH", cfg.password});
     } else {
-      append_command(conn.out, {"AUTH", cfg.user, cfg.password});
+      add("AUTH", {"AUTH", cfg.user, cfg.password});
     }
-    add("AUTH");
   }
   if (cfg.db != 0) {
-    append_command(conn.out, {"SELECT", std::to_string(cfg.db)});
-    add("SELECT");
+    auto db = std::to_string(cfg.db);
+    add("SELECT", {"SELECT", db});
   }
   // PING proves that the server accepts commands. Without a password in
   // the URL, a server that requires one replies to it with NOAUTH.
-  append_command(conn.out, {"PING"});
-  add("PING");
+  add("PING", {"PING"});
   conn.handshake_left = conn.expected.size();
 }
 
@@ -787,6 +878,7 @@ void io_thread::engine::become_ready(connection& conn,
                                      clock_type::time_point now) {
   conn.state = link_state::ready;
   conn.last_read = now;
+  conn.ready_since = now;
   if (conn.generation == 0) {
     log->info("connected: link = {}, server = {}, failed_attempts = {}",
               to_string(conn.role), cfg.server, conn.failures);
@@ -808,14 +900,25 @@ void io_thread::engine::become_ready(connection& conn,
     append_publish(waiting.front(), now);
     waiting.pop_front();
   }
+  // Publishes that waited for the connection are queued, so the actor's
+  // thread may now append and write further ones itself.
+  std::lock_guard<std::mutex> guard{conn.out_mtx};
+  conn.direct_fd = conn.fd();
 }
 
 void io_thread::engine::fail_connection(connection& conn, failure reason,
                                         clock_type::time_point now) {
   bool was_ready = conn.state == link_state::ready;
+  {
+    // After this block the actor's thread no longer touches the socket, so
+    // it can be closed.
+    std::lock_guard<std::mutex> guard{conn.out_mtx};
+    conn.direct_fd = -1;
+    conn.take_sent();
+    conn.out.clear();
+    conn.out_offset = 0;
+  }
   conn.ctx.reset();
-  conn.out.clear();
-  conn.out_offset = 0;
   conn.in.clear();
   conn.in_begin = 0;
   conn.in_end = 0;
@@ -834,12 +937,24 @@ void io_thread::engine::fail_connection(connection& conn, failure reason,
   conn.attempted = true;
   if (was_ready) {
     conn.failures = 0;
+    if (now - conn.ready_since < cfg.reconnect_max) {
+      ++conn.short_sessions;
+    } else {
+      conn.short_sessions = 0;
+    }
     counters.connection_losses.fetch_add(1, std::memory_order_relaxed);
   } else {
     ++conn.failures;
     counters.failed_connects.fetch_add(1, std::memory_order_relaxed);
   }
-  auto delay = backoff(conn.failures);
+  auto delay = backoff(conn.failures + conn.short_sessions);
+  if (conn.role == link_role::subscribe) {
+    counters.subscribe_retry_ms.store(static_cast<uint64_t>(delay.count()),
+                                      std::memory_order_relaxed);
+  } else {
+    counters.publish_retry_ms.store(static_cast<uint64_t>(delay.count()),
+                                    std::memory_order_relaxed);
+  }
   conn.deadline = now + delay;
   if (was_ready) {
     log->warn("connection lost: link = {}, server = {}, error = {}, "
@@ -905,6 +1020,10 @@ void io_thread::engine::check_timers(connection& conn,
     case link_state::ready:
       break;
   }
+  {
+    std::lock_guard<std::mutex> guard{conn.out_mtx};
+    conn.take_sent();
+  }
   if (!conn.expected.empty()) {
     if (now >= conn.expected.front().sent + cfg.command_timeout) {
       fail_connection(conn,
@@ -921,12 +1040,11 @@ void io_thread::engine::check_timers(connection& conn,
   }
   if (cfg.health_check_interval.count() > 0
       && now >= conn.last_read + cfg.health_check_interval) {
-    append_command(conn.out, {"PING"});
     expected_reply entry;
     entry.kind = reply_kind::ping;
     entry.sent = now;
     entry.command = "PING";
-    conn.expected.push_back(std::move(entry));
+    queue_command(conn, {"PING"}, std::move(entry));
   }
 }
 
@@ -991,6 +1109,12 @@ bool io_thread::engine::read_replies(connection& conn,
     }
     conn.last_read = now;
     conn.in_end += static_cast<size_t>(n);
+    {
+      // Each reply read so far belongs to a command whose reply entry was
+      // queued before the command was written.
+      std::lock_guard<std::mutex> guard{conn.out_mtx};
+      conn.take_sent();
+    }
     if (!parse_input(conn, now)) {
       return false;
     }
@@ -1280,30 +1404,15 @@ void io_thread::engine::write_output(connection& conn,
   if (conn.fd() < 0 || conn.state == link_state::connecting) {
     return;
   }
-  while (conn.has_output()) {
-    auto n = ::send(conn.fd(), conn.out.data() + conn.out_offset,
-                    conn.out.size() - conn.out_offset, MSG_NOSIGNAL);
-    if (n >= 0) {
-      conn.out_offset += static_cast<size_t>(n);
-      continue;
-    }
-    if (errno == EINTR) {
-      continue;
-    }
-    if (errno == EAGAIN || errno == EWOULDBLOCK) {
-      break;
-    }
-    fail_connection(
-      conn, errno_failure(errno, cfg.server, conn.state != link_state::ready),
-      now);
-    return;
+  int error = 0;
+  {
+    std::lock_guard<std::mutex> guard{conn.out_mtx};
+    error = drain_output(conn, conn.fd());
   }
-  if (!conn.has_output()) {
-    conn.out.clear();
-    conn.out_offset = 0;
-  } else if (conn.out_offset > conn.out.size() / 2) {
-    conn.out.erase(0, conn.out_offset);
-    conn.out_offset = 0;
+  if (error != 0) {
+    fail_connection(
+      conn, errno_failure(error, cfg.server, conn.state != link_state::ready),
+      now);
   }
 }
 
@@ -1362,6 +1471,15 @@ void io_thread::post(std::vector<command> commands) {
   if (commands.empty()) {
     return;
   }
+  auto publishes = std::count_if(commands.begin(), commands.end(),
+                                 [](const command& x) {
+                                   return std::holds_alternative<
+                                     publish_command>(x);
+                                 });
+  if (publishes > 0) {
+    std::lock_guard<std::mutex> guard{engine_->pub.out_mtx};
+    engine_->pub.posted_publishes += static_cast<size_t>(publishes);
+  }
   bool was_empty = false;
   {
     std::lock_guard<std::mutex> guard{engine_->mtx};
@@ -1380,6 +1498,10 @@ void io_thread::post(std::vector<command> commands) {
 }
 
 void io_thread::post(command cmd) {
+  if (std::holds_alternative<publish_command>(cmd)) {
+    std::lock_guard<std::mutex> guard{engine_->pub.out_mtx};
+    ++engine_->pub.posted_publishes;
+  }
   bool was_empty = false;
   {
     std::lock_guard<std::mutex> guard{engine_->mtx};
@@ -1387,6 +1509,53 @@ void io_thread::post(command cmd) {
     engine_->inbox.push_back(std::move(cmd));
   }
   if (was_empty) {
+    engine_->signal();
+  }
+}
+
+bool io_thread::queue_publish(const publish_command& cmd) {
+  auto& conn = engine_->pub;
+  bool wake = false;
+  {
+    std::lock_guard<std::mutex> guard{conn.out_mtx};
+    if (conn.direct_fd < 0 || conn.posted_publishes > 0) {
+      return false;
+    }
+    // If the I/O thread sleeps past this command's timeout, it must
+    // recompute its deadline. One wake-up covers a whole burst, because
+    // the thread takes `sent` before every poll().
+    wake = conn.sent.empty()
+           && conn.poll_until > cmd.arrival + engine_->cfg.command_timeout;
+    append_command(conn.out, {"PUBLISH", cmd.channel, cmd.message});
+    expected_reply entry;
+    entry.kind = reply_kind::publish;
+    entry.sent = cmd.arrival;
+    entry.id = cmd.id;
+    entry.command = "PUBLISH";
+    conn.sent.push_back(std::move(entry));
+  }
+  if (wake) {
+    engine_->signal();
+  }
+  return true;
+}
+
+void io_thread::flush() {
+  auto& conn = engine_->pub;
+  bool left = false;
+  {
+    std::lock_guard<std::mutex> guard{conn.out_mtx};
+    if (conn.direct_fd < 0 || !conn.has_output()) {
+      return;
+    }
+    // A failed send leaves the bytes in place. The I/O thread gets the
+    // same error from the socket and fails the connection.
+    drain_output(conn, conn.direct_fd);
+    left = conn.has_output();
+  }
+  engine_->counters.publish_batches.fetch_add(1, std::memory_order_relaxed);
+  if (left) {
+    // The socket is full: the I/O thread writes the rest when it drains.
     engine_->signal();
   }
 }

@@ -4,7 +4,9 @@
 // actor. It waits in poll() on both sockets and an eventfd, so it neither
 // blocks a CAF scheduler thread nor spins. The actor posts commands; the
 // thread reports results back in order and wakes the actor with one message
-// per batch of reports.
+// per batch of reports. While the publish connection is ready, the actor
+// writes PUBLISH commands to its socket itself, with non-blocking sends, so
+// that a publish does not wait for the I/O thread to wake up.
 
 #include <atomic>
 #include <chrono>
@@ -119,6 +121,9 @@ struct io_counters {
   std::atomic<uint64_t> failed_connects{0};
   std::atomic<uint64_t> publish_connected{0};
   std::atomic<uint64_t> subscribe_connected{0};
+  /// The wait before the latest reconnect attempt of each connection.
+  std::atomic<uint64_t> publish_retry_ms{0};
+  std::atomic<uint64_t> subscribe_retry_ms{0};
 };
 
 /// Handle to the I/O thread of one backend actor. The actor creates it,
@@ -142,6 +147,16 @@ public:
   /// Queues commands for the thread and wakes it if it was idle.
   void post(std::vector<command> commands);
   void post(command cmd);
+
+  /// Queues a PUBLISH on the publish connection from the calling thread,
+  /// if the connection is ready and no earlier publish is still posted.
+  /// Returns false otherwise, and the caller posts `cmd` instead. The
+  /// bytes go out with the next `flush()`, without waking the I/O thread.
+  bool queue_publish(const publish_command& cmd);
+
+  /// Writes the publishes that `queue_publish` queued, without blocking.
+  /// The I/O thread writes what the socket does not take.
+  void flush();
 
   /// Returns all reports since the last call, oldest first.
   std::vector<report> take_reports();

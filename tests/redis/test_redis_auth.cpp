@@ -161,4 +161,33 @@ BOOST_AUTO_TEST_CASE(passwords_never_logged) {
   BOOST_TEST(output.find(wrong_password) == std::string::npos);
 }
 
+BOOST_AUTO_TEST_CASE(rejected_resubscribe_retried) {
+  auto bc = connect(server.url("?reconnect_min=20ms&reconnect_max=200ms",
+                               std::string{"alice:"} + acl_password + "@"));
+  listener sub{sys};
+  require_ok(sub.subscribe(bc, "acl.room"));
+  // Taking the channel away makes Redis drop alice's subscribe connection,
+  // and the resubscription after the reconnect fails with NOPERM.
+  server.cli({"ACL", "SETUSER", "alice", "resetchannels", "&other.*"});
+  auto lost = sub.next_status();
+  BOOST_REQUIRE(lost);
+  BOOST_TEST(lost->kind == status_kind::backend_lost);
+  auto rejected = sub.next_status();
+  BOOST_REQUIRE(rejected);
+  BOOST_TEST(rejected->kind == status_kind::backend_lost);
+  BOOST_TEST(rejected->reason.find("rejected SUBSCRIBE") != std::string::npos,
+             rejected->reason);
+  BOOST_TEST(rejected->reason.find("NOPERM") != std::string::npos,
+             rejected->reason);
+  // Giving it back lets the retry succeed without a call from user code.
+  server.cli({"ACL", "SETUSER", "alice", "&acl.*"});
+  auto back = sub.next_status();
+  BOOST_REQUIRE(back);
+  BOOST_TEST(back->kind == status_kind::backend_back);
+  BOOST_TEST(publish_ok(sys, bc, "acl.room", "again").receivers == 1);
+  auto ev = sub.next_event();
+  BOOST_REQUIRE(ev);
+  BOOST_TEST(ev->message == "again");
+}
+
 BOOST_AUTO_TEST_SUITE_END()

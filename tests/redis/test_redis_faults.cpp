@@ -228,4 +228,45 @@ BOOST_AUTO_TEST_CASE(unreachable_server_fails_fast) {
   // retrying; the actor system must still shut down.
 }
 
+BOOST_AUTO_TEST_CASE(dropped_sessions_grow_backoff) {
+  // Redis drops the subscribe connection each time it is back, as a server
+  // would that breaks every session right after SUBSCRIBE. Such short
+  // sessions must count toward the backoff.
+  auto bc = connect(server.url("?reconnect_min=20ms&reconnect_max=10s"));
+  listener sub{sys};
+  require_ok(sub.subscribe(bc, "flaky"));
+  for (int round = 0; round < 4; ++round) {
+    BOOST_TEST_CONTEXT("round " << round) {
+      BOOST_REQUIRE(eventually([&] { return server.numsub("flaky") == 1; },
+                               deadline()));
+      auto losses = counter(bc, "connection_losses");
+      server.cli({"CLIENT", "KILL", "TYPE", "pubsub"});
+      // The reconnect may follow within milliseconds, so the test waits for
+      // the loss counter rather than for a disconnected state.
+      BOOST_REQUIRE(eventually(
+        [&] { return counter(bc, "connection_losses") > losses; },
+        deadline()));
+    }
+  }
+  // After four short sessions the wait is at least half of
+  // reconnect_min * 2^4. Without the rule it would stay at reconnect_min.
+  BOOST_TEST(counter(bc, "subscribe_retry_ms") >= 160);
+  BOOST_TEST(eventually([&] { return server.numsub("flaky") == 1; },
+                        deadline()));
+  // Each round sent backend_lost, then backend_back.
+  std::optional<status_event> last;
+  for (int i = 0; i < 8; ++i) {
+    auto status = sub.next_status();
+    BOOST_REQUIRE(status);
+    BOOST_TEST(status->kind
+               == (i % 2 == 0 ? status_kind::backend_lost
+                              : status_kind::backend_back));
+    last = status;
+  }
+  BOOST_TEST(publish_ok(sys, bc, "flaky", "steady").receivers == 1);
+  auto ev = sub.next_event();
+  BOOST_REQUIRE(ev);
+  BOOST_TEST(ev->message == "steady");
+}
+
 BOOST_AUTO_TEST_SUITE_END()
