@@ -27,7 +27,8 @@ enum exit_code : int {
   /// The operation failed: unreachable backend, rejected publish, timeout.
   exit_failure = 1,
   /// Wrong command line or configuration: unknown command or option,
-  /// invalid value, invalid URL.
+  /// invalid value, invalid URL, or a scheme or request that this build or
+  /// backend does not support.
   exit_usage = 2,
 };
 
@@ -127,7 +128,8 @@ std::chrono::milliseconds timeout_of(const config& cfg);
 using cli_stop_atom = caf::atom_constant<caf::atom("clistop")>;
 
 /// Returns the exit code for an error of the library: `exit_usage` for
-/// invalid URLs, options, channel names and ids, else `exit_failure`.
+/// invalid URLs, options, channel names and ids and for unsupported
+/// requests, else `exit_failure`.
 int exit_code_for(const caf::error& err);
 
 /// Spawns the supervisor for `url` from every backend this program was

@@ -16,9 +16,13 @@
 namespace broadcaster::cli {
 
 int exit_code_for(const caf::error& err) {
+  // `unsupported` is a mismatch between the request and the build or the
+  // backend, such as rediss:// or history on Redis PUB/SUB. A retry cannot
+  // succeed, so it is reported like the other invalid requests.
   for (auto code : {errc::invalid_url, errc::unknown_scheme,
                     errc::unsupported_option, errc::invalid_option,
-                    errc::invalid_channel, errc::invalid_id}) {
+                    errc::unsupported, errc::invalid_channel,
+                    errc::invalid_id}) {
     if (is(err, code)) {
       return exit_usage;
     }

@@ -336,6 +336,37 @@ BOOST_AUTO_TEST_CASE(unreachable_host_fails) {
   BOOST_CHECK_NE(r.err.find("127.0.0.2"), std::string::npos);
 }
 
+BOOST_AUTO_TEST_CASE(exit_codes_by_failure_kind) {
+  struct row {
+    std::vector<std::string> args;
+    int code;
+  };
+  // 2 for what the user must change (command line, configuration, URL),
+  // 1 for failures at run time.
+  std::vector<row> rows{
+    {{"publish"}, 2},
+    {{"publish", "caf://127.0.0.1", "c", "m"}, 2},
+    {{"publish", "nope://x", "c", "m"}, 2},
+    {{"publish", "rediss://127.0.0.1:1", "c", "m"}, 2},
+    {{"history", "redis://127.0.0.1:1", "c"}, 2},
+    {{"subscribe", "redis://127.0.0.1:1", "c", "--history", "1"}, 2},
+    {{"publish", "redis://127.0.0.1:1", "c", "m"}, 1},
+    {{"publish", node_url(free_port()), "c", "m"}, 1},
+    {{"stats", node_url(free_port())}, 1},
+  };
+  for (const auto& r : rows) {
+    auto result = cli(r.args);
+    std::string command;
+    for (const auto& arg : r.args) {
+      command += " " + arg;
+    }
+    BOOST_CHECK_MESSAGE(result.code == r.code, "broadcaster" << command
+                                                 << " exited with "
+                                                 << result.code << ": "
+                                                 << result.err);
+  }
+}
+
 BOOST_AUTO_TEST_CASE(passwords_stay_out_of_errors) {
   for (auto url : {"redis://:s3cr3tPW@127.0.0.1:1?bogus=1",
                    "rediss://:s3cr3tPW@127.0.0.1:1",
