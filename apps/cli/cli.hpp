@@ -4,6 +4,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <optional>
 #include <stdexcept>
@@ -177,6 +178,50 @@ std::string format_prometheus(const broadcast_stats& stats);
 bool is_utf8(const std::string& text);
 
 // -- commands -----------------------------------------------------------------
+
+/// The parts of a command's start-up that differ between commands.
+struct command_setup {
+  const command_spec& spec;
+  /// Allowed number of positional arguments; the first one is the backend
+  /// URL unless `backend_url` is set.
+  size_t min_args = 0;
+  size_t max_args = 0;
+  /// Number of positionals after the URL that are channel names, checked
+  /// before the backend starts; SIZE_MAX for all of them.
+  size_t channels = 0;
+  /// Whether `--pattern` makes the channel names glob patterns.
+  bool pattern_option = false;
+  /// Blocks SIGINT and SIGTERM before CAF starts its threads, for a
+  /// stop_watcher.
+  bool watch_signals = false;
+  /// Sets defaults that the configuration file and command line override.
+  void (*preset)(config&) = nullptr;
+  /// Checks the loaded configuration; throws usage_error.
+  void (*check)(const config&) = nullptr;
+  /// Returns the backend URL from the configuration instead of the first
+  /// positional.
+  std::string (*backend_url)(const config&) = nullptr;
+};
+
+/// What a command works with once its backend is open.
+struct command_context {
+  const parsed_args& args;
+  const config& cfg;
+  caf::actor_system& sys;
+  /// The supervisor of the backend; run_command ends it afterwards.
+  broadcast_actor backend;
+};
+
+using command_body = std::function<int(command_context&)>;
+
+/// Runs a command: parses `raw`, prints the help if requested, loads the
+/// configuration, starts the actor system and opens the backend, then
+/// calls `body` and returns its exit code. Prints the error and returns
+/// its exit code if a channel name or the backend URL is invalid. Throws
+/// usage_error for the command line and the configuration.
+int run_command(const command_setup& setup,
+                const std::vector<std::string>& raw,
+                const command_body& body);
 
 int run_publish(const std::vector<std::string>& args);
 int run_subscribe(const std::vector<std::string>& args);
