@@ -218,7 +218,9 @@ using command_body = std::function<int(command_context&)>;
 /// configuration, starts the actor system and opens the backend, then
 /// calls `body` and returns its exit code. Prints the error and returns
 /// its exit code if a channel name or the backend URL is invalid. Throws
-/// usage_error for the command line and the configuration.
+/// usage_error for the command line and the configuration. The actor
+/// system gets a bounded time to shut down; past it, the process exits
+/// with the command's code at once.
 int run_command(const command_setup& setup,
                 const std::vector<std::string>& raw,
                 const command_body& body);

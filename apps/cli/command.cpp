@@ -1,8 +1,14 @@
-// The start-up that every command shares: arguments, help, configuration,
-// actor system and backend.
+// The start-up and shutdown that every command shares: arguments, help,
+// configuration, actor system and backend.
 
 #include <algorithm>
+#include <condition_variable>
+#include <cstdio>
+#include <cstdlib>
 #include <iostream>
+#include <memory>
+#include <mutex>
+#include <thread>
 
 #include <caf/all.hpp>
 
@@ -13,6 +19,10 @@
 namespace broadcaster::cli {
 
 namespace {
+
+// How long the actor system may take to shut down after a command ends.
+// A normal shutdown takes milliseconds.
+constexpr std::chrono::seconds shutdown_limit{2};
 
 void require_positionals(const command_setup& setup, const parsed_args& args) {
   const auto& spec = setup.spec;
@@ -28,10 +38,8 @@ void require_positionals(const command_setup& setup, const parsed_args& args) {
   }
 }
 
-// Rejects invalid channel names before any backend starts. Besides sparing
-// a connection, this matters on caf://: CAF 0.17 can hang in
-// ~actor_system() when the process ends while the middleman still connects
-// to the node, and a request rejected at once would end it that early.
+// Rejects invalid channel names before any backend starts, which spares a
+// connection to a caf:// node or a Redis server.
 bool channels_valid(const std::vector<std::string>& channels, bool pattern,
                     int& code) {
   for (const auto& channel : channels) {
@@ -63,6 +71,38 @@ struct supervisor_guard {
     }
   }
 };
+
+// Destroys the actor system, or ends the process with `code` when that
+// takes longer than shutdown_limit. CAF 0.17.6's middleman connects with a
+// blocking connect() in its own thread, and ~actor_system() waits for that
+// thread. A SYN that gets no answer (a full accept queue, a dropped packet)
+// keeps connect() pending until the kernel gives up, by default after
+// about two minutes (net.ipv4.tcp_syn_retries=6), long after the command
+// has reported its timeout.
+void shut_down(std::unique_ptr<caf::actor_system> sys, int code) {
+  std::mutex mtx;
+  std::condition_variable cv;
+  bool done = false;
+  std::thread watchdog{[&] {
+    std::unique_lock<std::mutex> lock{mtx};
+    if (cv.wait_for(lock, shutdown_limit, [&] { return done; })) {
+      return;
+    }
+    write_stderr("broadcaster: the actor system did not shut down within "
+                 + std::to_string(shutdown_limit.count())
+                 + "s, most likely because CAF's middleman still waits for "
+                   "a TCP connect; exiting without waiting");
+    std::fflush(nullptr);
+    std::_Exit(code);
+  }};
+  sys.reset();
+  {
+    std::lock_guard<std::mutex> lock{mtx};
+    done = true;
+  }
+  cv.notify_one();
+  watchdog.join();
+}
 
 // Runs the part of a command that needs the actor system.
 int run_with_system(const command_setup& setup, const parsed_args& args,
@@ -107,8 +147,16 @@ int run_command(const command_setup& setup,
     setup.check(cfg);
   }
 
-  caf::actor_system sys{cfg};
-  return run_with_system(setup, args, cfg, sys, body);
+  auto sys = std::make_unique<caf::actor_system>(cfg);
+  int code = exit_failure;
+  try {
+    code = run_with_system(setup, args, cfg, *sys, body);
+  } catch (...) {
+    shut_down(std::move(sys), exit_failure);
+    throw;
+  }
+  shut_down(std::move(sys), code);
+  return code;
 }
 
 } // namespace broadcaster::cli

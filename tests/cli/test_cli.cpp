@@ -5,8 +5,10 @@
 #define BOOST_TEST_MODULE cli
 #include <boost/test/unit_test.hpp>
 
+#include <chrono>
 #include <csignal>
 #include <fstream>
+#include <thread>
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -96,6 +98,105 @@ std::string http_get(uint16_t port, const std::string& path) {
   }
   ::close(fd);
   return response;
+}
+
+// A TCP listener on 127.0.0.1 that this test controls. In `silent` mode it
+// accepts connections and never writes. In `closing` mode it closes each
+// connection right after accepting it, like a node that dies during the
+// handshake. In `full` mode it never accepts,
+// and its accept queue is filled by its own connections, so the kernel
+// drops further SYNs and a client's connect() stays pending until the
+// client gives up.
+class test_listener {
+public:
+  enum mode { silent, closing, full };
+
+  explicit test_listener(mode m) {
+    fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    BOOST_REQUIRE(::bind(fd_, reinterpret_cast<sockaddr*>(&addr),
+                         sizeof(addr))
+                  == 0);
+    BOOST_REQUIRE(::listen(fd_, m == full ? 0 : 16) == 0);
+    socklen_t len = sizeof(addr);
+    ::getsockname(fd_, reinterpret_cast<sockaddr*>(&addr), &len);
+    port_ = ntohs(addr.sin_port);
+    if (m == full) {
+      // With a backlog of 0, Linux queues one connection and drops the
+      // SYNs of the next ones; a few more make sure the queue stays full.
+      for (int i = 0; i < 4; ++i) {
+        int client = ::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+        auto rc = ::connect(client, reinterpret_cast<sockaddr*>(&addr),
+                            sizeof(addr));
+        (void) rc;
+        clients_.push_back(client);
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds{100});
+    } else {
+      thread_ = std::thread{[this, m] { accept_loop(m == closing); }};
+    }
+  }
+
+  ~test_listener() {
+    ::shutdown(fd_, SHUT_RDWR);
+    if (thread_.joinable()) {
+      thread_.join();
+    }
+    ::close(fd_);
+    for (int fd : clients_) {
+      ::close(fd);
+    }
+    for (int fd : accepted_) {
+      ::close(fd);
+    }
+  }
+
+  test_listener(const test_listener&) = delete;
+  test_listener& operator=(const test_listener&) = delete;
+
+  std::string url() const { return node_url(port_); }
+
+private:
+  void accept_loop(bool close_at_once) {
+    for (;;) {
+      int fd = ::accept(fd_, nullptr, nullptr);
+      if (fd < 0) {
+        return;
+      }
+      if (close_at_once) {
+        ::close(fd);
+      } else {
+        // Kept open and unread until the listener ends.
+        accepted_.push_back(fd);
+      }
+    }
+  }
+
+  int fd_ = -1;
+  uint16_t port_ = 0;
+  std::vector<int> clients_;
+  std::vector<int> accepted_;
+  std::thread thread_;
+};
+
+// Checks that each command fails with exit code 1 and an error message,
+// within 5 s (scaled) although its listener never answers.
+void check_fails_in_time(const std::vector<std::vector<std::string>>& runs) {
+  for (const auto& args : runs) {
+    auto start = std::chrono::steady_clock::now();
+    auto result = cli(args);
+    auto elapsed = std::chrono::duration_cast<std::chrono::milliseconds>(
+      std::chrono::steady_clock::now() - start);
+    BOOST_CHECK_MESSAGE(result.code == 1, args[0] << " exited with "
+                                                  << result.code << ": "
+                                                  << result.err);
+    BOOST_CHECK_MESSAGE(result.err.find("failed") != std::string::npos,
+                        args[0] << ": " << result.err);
+    BOOST_CHECK_MESSAGE(elapsed < scaled(std::chrono::seconds{5}),
+                        args[0] << " took " << elapsed.count() << "ms");
+  }
 }
 
 } // namespace
@@ -365,6 +466,39 @@ BOOST_AUTO_TEST_CASE(exit_codes_by_failure_kind) {
                                                  << result.code << ": "
                                                  << result.err);
   }
+}
+
+BOOST_AUTO_TEST_CASE(pending_tcp_connect_ends_in_time) {
+  // CAF 0.17's middleman connects with a blocking connect(), and
+  // ~actor_system() waits for it; the kernel gives up on unanswered SYNs
+  // only after about two minutes.
+  test_listener listener{test_listener::full};
+  check_fails_in_time({
+    {"publish", listener.url(), "c", "m", "--timeout", "1s"},
+    {"history", listener.url(), "c", "--timeout", "1s"},
+    {"stats", listener.url(), "--timeout", "1s"},
+    {"subscribe", listener.url(), "c", "--timeout", "1s"},
+  });
+}
+
+BOOST_AUTO_TEST_CASE(silent_listener_ends_in_time) {
+  test_listener listener{test_listener::silent};
+  check_fails_in_time({
+    {"publish", listener.url(), "c", "m", "--timeout", "1s"},
+    {"publish", listener.url() + "?connect_timeout=500ms", "c", "m"},
+    {"history", listener.url(), "c", "--timeout", "1s"},
+    {"stats", listener.url(), "--timeout", "1s"},
+  });
+}
+
+BOOST_AUTO_TEST_CASE(node_closing_in_handshake_ends_in_time) {
+  test_listener listener{test_listener::closing};
+  check_fails_in_time({
+    {"publish", listener.url(), "c", "m"},
+    {"history", listener.url(), "c"},
+    {"stats", listener.url()},
+    {"subscribe", listener.url(), "c"},
+  });
 }
 
 BOOST_AUTO_TEST_CASE(passwords_stay_out_of_errors) {
