@@ -100,6 +100,28 @@ std::string http_get(uint16_t port, const std::string& path) {
   return response;
 }
 
+// Decodes standard base64, for checking the *_base64 fields.
+std::string from_base64(const std::string& text) {
+  static const std::string alphabet
+    = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  std::string out;
+  uint32_t bits = 0;
+  int count = 0;
+  for (char c : text) {
+    auto pos = alphabet.find(c);
+    if (pos == std::string::npos) {
+      break;
+    }
+    bits = (bits << 6) | static_cast<uint32_t>(pos);
+    count += 6;
+    if (count >= 8) {
+      count -= 8;
+      out += static_cast<char>((bits >> count) & 0xFF);
+    }
+  }
+  return out;
+}
+
 // A TCP listener on 127.0.0.1 that this test controls. In `silent` mode it
 // accepts connections and never writes. In `closing` mode it closes each
 // connection right after accepting it, like a node that dies during the
@@ -241,6 +263,44 @@ BOOST_AUTO_TEST_CASE(json_output_escapes_message_bytes) {
   BOOST_REQUIRE_MESSAGE(r.code == 0, r.err);
   auto binary = next_json(*sub);
   BOOST_CHECK_EQUAL(binary["message_base64"], "/wB6");
+}
+
+BOOST_AUTO_TEST_CASE(json_output_keeps_channel_bytes) {
+  // Channel names may hold any bytes but NUL, so JSON needs the same
+  // base64 field for them as for messages.
+  std::string channel = "raw\xff\xfe";
+  auto any = subscriber({"raw*"}, {"--pattern", "--format", "json"});
+  auto exact = subscriber({channel}, {"--format", "json"});
+  publish(channel, "ok");
+  for (auto* sub : {any.get(), exact.get()}) {
+    auto line = sub->read_line(stream::out, deadline());
+    BOOST_REQUIRE(line);
+    BOOST_REQUIRE_MESSAGE(json::accept(*line), "invalid JSON: " << *line);
+    auto obj = json::parse(*line);
+    BOOST_CHECK_EQUAL(obj["message"], "ok");
+    BOOST_CHECK(!obj.contains("message_base64"));
+    BOOST_REQUIRE(obj.contains("channel_base64"));
+    BOOST_CHECK(from_base64(obj["channel_base64"]) == channel);
+    BOOST_CHECK(!obj.contains("pattern_base64"));
+  }
+  auto page = cli({"history", url, channel, "--format", "json"});
+  BOOST_REQUIRE_MESSAGE(page.code == 0, page.err);
+  BOOST_REQUIRE_MESSAGE(json::accept(page.out), "invalid JSON: " << page.out);
+  BOOST_CHECK(from_base64(json::parse(page.out)["channel_base64"])
+              == channel);
+  auto stats = cli({"stats", url, "--format", "json"});
+  BOOST_REQUIRE_MESSAGE(stats.code == 0, stats.err);
+  BOOST_REQUIRE_MESSAGE(json::accept(stats.out),
+                        "invalid JSON: " << stats.out);
+  auto counters = json::parse(stats.out);
+  int raw_channels = 0;
+  for (const auto& entry : counters["per_channel"]) {
+    if (entry.contains("channel_base64")) {
+      BOOST_CHECK(from_base64(entry["channel_base64"]) == channel);
+      ++raw_channels;
+    }
+  }
+  BOOST_CHECK_MESSAGE(raw_channels == 1, "stats: " << stats.out);
 }
 
 BOOST_AUTO_TEST_CASE(history_across_nodes) {
