@@ -182,7 +182,7 @@ bool is_utf8(const std::string& text);
 /// The parts of a command's start-up that differ between commands.
 struct command_setup {
   const command_spec& spec;
-  /// Allowed number of positional arguments; the first one is the backend
+  /// Allowed number of positional arguments. The first one is the backend
   /// URL unless `backend_url` is set.
   size_t min_args = 0;
   size_t max_args = 0;

@@ -20,8 +20,8 @@ namespace broadcaster::cli {
 
 namespace {
 
-// How long the actor system may take to shut down after a command ends.
-// A normal shutdown takes milliseconds.
+// Maximum time the actor system may take to shut down after a command
+// ends. It is far more than a normal shutdown needs.
 constexpr std::chrono::seconds shutdown_limit{2};
 
 void require_positionals(const command_setup& setup, const parsed_args& args) {

@@ -147,7 +147,7 @@ public:
     port_ = ntohs(addr.sin_port);
     if (m == full) {
       // With a backlog of 0, Linux queues one connection and drops the
-      // SYNs of the next ones; a few more make sure the queue stays full.
+      // SYNs of the next ones. The extra connections keep the queue full.
       for (int i = 0; i < 4; ++i) {
         int client = ::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
         auto rc = ::connect(client, reinterpret_cast<sockaddr*>(&addr),
