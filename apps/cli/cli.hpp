@@ -4,6 +4,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <optional>
 #include <stdexcept>
@@ -27,7 +28,8 @@ enum exit_code : int {
   /// The operation failed: unreachable backend, rejected publish, timeout.
   exit_failure = 1,
   /// Wrong command line or configuration: unknown command or option,
-  /// invalid value, invalid URL.
+  /// invalid value, invalid URL, or a scheme or request that this build or
+  /// backend does not support.
   exit_usage = 2,
 };
 
@@ -127,7 +129,8 @@ std::chrono::milliseconds timeout_of(const config& cfg);
 using cli_stop_atom = caf::atom_constant<caf::atom("clistop")>;
 
 /// Returns the exit code for an error of the library: `exit_usage` for
-/// invalid URLs, options, channel names and ids, else `exit_failure`.
+/// invalid URLs, options, channel names and ids and for unsupported
+/// requests, else `exit_failure`.
 int exit_code_for(const caf::error& err);
 
 /// Spawns the supervisor for `url` from every backend this program was
@@ -175,6 +178,52 @@ std::string format_prometheus(const broadcast_stats& stats);
 bool is_utf8(const std::string& text);
 
 // -- commands -----------------------------------------------------------------
+
+/// The parts of a command's start-up that differ between commands.
+struct command_setup {
+  const command_spec& spec;
+  /// Allowed number of positional arguments. The first one is the backend
+  /// URL unless `backend_url` is set.
+  size_t min_args = 0;
+  size_t max_args = 0;
+  /// Number of positionals after the URL that are channel names, checked
+  /// before the backend starts; SIZE_MAX for all of them.
+  size_t channels = 0;
+  /// Whether `--pattern` makes the channel names glob patterns.
+  bool pattern_option = false;
+  /// Blocks SIGINT and SIGTERM before CAF starts its threads, for a
+  /// stop_watcher.
+  bool watch_signals = false;
+  /// Sets defaults that the configuration file and command line override.
+  void (*preset)(config&) = nullptr;
+  /// Checks the loaded configuration; throws usage_error.
+  void (*check)(const config&) = nullptr;
+  /// Returns the backend URL from the configuration instead of the first
+  /// positional.
+  std::string (*backend_url)(const config&) = nullptr;
+};
+
+/// What a command works with once its backend is open.
+struct command_context {
+  const parsed_args& args;
+  const config& cfg;
+  caf::actor_system& sys;
+  /// The supervisor of the backend; run_command ends it afterwards.
+  broadcast_actor backend;
+};
+
+using command_body = std::function<int(command_context&)>;
+
+/// Runs a command: parses `raw`, prints the help if requested, loads the
+/// configuration, starts the actor system and opens the backend, then
+/// calls `body` and returns its exit code. Prints the error and returns
+/// its exit code if a channel name or the backend URL is invalid. Throws
+/// usage_error for the command line and the configuration. The actor
+/// system gets a bounded time to shut down; past it, the process exits
+/// with the command's code at once.
+int run_command(const command_setup& setup,
+                const std::vector<std::string>& raw,
+                const command_body& body);
 
 int run_publish(const std::vector<std::string>& args);
 int run_subscribe(const std::vector<std::string>& args);

@@ -16,9 +16,13 @@
 namespace broadcaster::cli {
 
 int exit_code_for(const caf::error& err) {
+  // `unsupported` is a mismatch between the request and the build or the
+  // backend, such as rediss:// or history on Redis PUB/SUB. A retry cannot
+  // succeed, so it is reported like the other invalid requests.
   for (auto code : {errc::invalid_url, errc::unknown_scheme,
                     errc::unsupported_option, errc::invalid_option,
-                    errc::invalid_channel, errc::invalid_id}) {
+                    errc::unsupported, errc::invalid_channel,
+                    errc::invalid_id}) {
     if (is(err, code)) {
       return exit_usage;
     }
@@ -55,74 +59,18 @@ void write_stderr(const std::string& line) {
   std::fflush(stderr);
 }
 
-namespace {
-
-// Rejects invalid channel names before any backend starts. Besides sparing
-// a connection, this matters on caf://: CAF 0.17 can hang in
-// ~actor_system() when the process ends while the middleman still connects
-// to the node, and a request rejected at once would end it that early.
-bool channels_valid(const std::vector<std::string>& channels, bool pattern,
-                    int& code) {
-  for (const auto& channel : channels) {
-    if (auto err = validate_channel(channel, pattern)) {
-      write_stderr("broadcaster: " + describe(err));
-      code = exit_code_for(err);
-      return false;
-    }
-  }
-  return true;
-}
-
-// Ends the supervisor of a command, so that the actor system can shut
-// down when main() returns.
-struct supervisor_guard {
-  std::optional<broadcast_actor>& handle;
-  ~supervisor_guard() {
-    if (handle) {
-      caf::anon_send_exit(*handle, caf::exit_reason::user_shutdown);
-    }
-  }
-};
-
-void require_positionals(const command_spec& spec, const parsed_args& args,
-                         size_t min, size_t max) {
-  auto n = args.positionals.size();
-  if (n < min || n > max) {
-    throw usage_error("wrong number of arguments (" + std::to_string(n)
-                      + "); usage: " + spec.usage);
-  }
-}
-
-} // namespace
-
 // -- publish ------------------------------------------------------------------
 
-int run_publish(const std::vector<std::string>& raw) {
-  auto args = parse_args(publish_spec, raw);
-  if (args.help) {
-    std::cout << help_text(publish_spec);
-    return exit_ok;
-  }
-  require_positionals(publish_spec, args, 2, 3);
+namespace {
 
-  config cfg;
-  load_config(cfg, "publish", args);
-
-  caf::actor_system sys{cfg};
-  int code = exit_ok;
-  if (!channels_valid({args.positionals[1]}, false, code)) {
-    return code;
-  }
-  auto bc = open_backend(sys, args.positionals[0], code);
-  supervisor_guard guard{bc};
-  if (!bc) {
-    return code;
-  }
-
+int publish(command_context& ctx) {
+  const auto& args = ctx.args;
+  auto& sys = ctx.sys;
+  auto& bc = ctx.backend;
   const auto& channel = args.positionals[1];
-  auto timeout = timeout_of(cfg);
+  auto timeout = timeout_of(ctx.cfg);
   if (args.positionals.size() == 3) {
-    auto ack = publish_blocking(sys, *bc, channel, args.positionals[2],
+    auto ack = publish_blocking(sys, bc, channel, args.positionals[2],
                                 timeout);
     if (!ack) {
       write_stderr("broadcaster: publish failed on channel \"" + channel
@@ -138,7 +86,7 @@ int run_publish(const std::vector<std::string>& raw) {
     // NOTE: publishes one line at a time and waits for each
     // acknowledgement, which keeps the order and the error report simple
     // but limits a remote node to one round trip per line.
-    auto ack = publish_blocking(sys, *bc, channel, line, timeout);
+    auto ack = publish_blocking(sys, bc, channel, line, timeout);
     if (!ack) {
       write_stderr("broadcaster: publish failed on channel \"" + channel
                    + "\" at input line " + std::to_string(number) + ": "
@@ -152,6 +100,13 @@ int run_publish(const std::vector<std::string>& raw) {
     return exit_failure;
   }
   return exit_ok;
+}
+
+} // namespace
+
+int run_publish(const std::vector<std::string>& raw) {
+  command_setup setup{publish_spec, 2, 3, 1};
+  return run_command(setup, raw, publish);
 }
 
 // -- subscribe ----------------------------------------------------------------
@@ -248,40 +203,19 @@ int print_events(caf::scoped_actor& self, const config& cfg,
   return code;
 }
 
-} // namespace
-
-int run_subscribe(const std::vector<std::string>& raw) {
-  auto args = parse_args(subscribe_spec, raw);
-  if (args.help) {
-    std::cout << help_text(subscribe_spec);
-    return exit_ok;
-  }
-  require_positionals(subscribe_spec, args, 2, SIZE_MAX);
-  block_stop_signals();
-
-  config cfg;
-  // Drops a connection that has been silent for 10 s, so that a node
-  // behind a silent partition counts as lost. `broadcaster serve` sends
-  // heartbeats every second. For a node that sends none, set
-  // --middleman.connection-timeout=0s to turn this off.
+// Drops a connection that has been silent for 10 s, so that a node behind
+// a silent partition counts as lost. `broadcaster serve` sends heartbeats
+// every second. For a node that sends none, set
+// --middleman.connection-timeout=0s to turn this off.
+void preset_subscribe(config& cfg) {
   cfg.set("middleman.connection-timeout",
           caf::timespan{std::chrono::seconds{10}});
-  load_config(cfg, "subscribe", args);
+}
+
+int subscribe(command_context& ctx) {
+  const auto& cfg = ctx.cfg;
   auto format = parse_format(cfg.subscribe_format);
-
-  caf::actor_system sys{cfg};
-  int code = exit_ok;
-  if (!channels_valid({args.positionals.begin() + 1, args.positionals.end()},
-                      cfg.pattern, code)) {
-    return code;
-  }
-  auto bc = open_backend(sys, args.positionals[0], code);
-  supervisor_guard guard{bc};
-  if (!bc) {
-    return code;
-  }
-
-  caf::scoped_actor self{sys};
+  caf::scoped_actor self{ctx.sys};
   auto self_handle = caf::actor_cast<caf::actor>(self.ptr());
   stop_watcher watcher{[self_handle](const std::string& cause) {
                          caf::anon_send(self_handle, cli_stop_atom::value,
@@ -291,42 +225,35 @@ int run_subscribe(const std::vector<std::string>& raw) {
   subscribe_options opts;
   opts.pattern = cfg.pattern;
   opts.history = cfg.history;
-  std::vector<std::string> channels{args.positionals.begin() + 1,
-                                    args.positionals.end()};
-  if (auto err = subscribe_all(self, *bc, channels, opts, timeout_of(cfg))) {
+  std::vector<std::string> channels{ctx.args.positionals.begin() + 1,
+                                    ctx.args.positionals.end()};
+  if (auto err = subscribe_all(self, ctx.backend, channels, opts,
+                               timeout_of(cfg))) {
     return exit_code_for(err);
   }
   return print_events(self, cfg, format, channels.size());
 }
 
+} // namespace
+
+int run_subscribe(const std::vector<std::string>& raw) {
+  command_setup setup{subscribe_spec, 2, SIZE_MAX, SIZE_MAX};
+  setup.pattern_option = true;
+  setup.watch_signals = true;
+  setup.preset = preset_subscribe;
+  return run_command(setup, raw, subscribe);
+}
+
 // -- history ------------------------------------------------------------------
 
-int run_history(const std::vector<std::string>& raw) {
-  auto args = parse_args(history_spec, raw);
-  if (args.help) {
-    std::cout << help_text(history_spec);
-    return exit_ok;
-  }
-  require_positionals(history_spec, args, 2, 2);
+namespace {
 
-  config cfg;
-  load_config(cfg, "history", args);
+int history(command_context& ctx) {
+  const auto& cfg = ctx.cfg;
   auto format = parse_format(cfg.history_format);
-
-  caf::actor_system sys{cfg};
-  int code = exit_ok;
-  if (!channels_valid({args.positionals[1]}, false, code)) {
-    return code;
-  }
-  auto bc = open_backend(sys, args.positionals[0], code);
-  supervisor_guard guard{bc};
-  if (!bc) {
-    return code;
-  }
-
-  const auto& channel = args.positionals[1];
-  auto page = history_blocking(sys, *bc, channel, cfg.before, cfg.limit,
-                               timeout_of(cfg));
+  const auto& channel = ctx.args.positionals[1];
+  auto page = history_blocking(ctx.sys, ctx.backend, channel, cfg.before,
+                               cfg.limit, timeout_of(cfg));
   if (!page) {
     write_stderr("broadcaster: history failed on channel \"" + channel
                  + "\": " + describe(page.error()));
@@ -347,35 +274,26 @@ int run_history(const std::vector<std::string>& raw) {
   return exit_ok;
 }
 
+} // namespace
+
+int run_history(const std::vector<std::string>& raw) {
+  command_setup setup{history_spec, 2, 2, 1};
+  return run_command(setup, raw, history);
+}
+
 // -- stats --------------------------------------------------------------------
 
-int run_stats(const std::vector<std::string>& raw) {
-  auto args = parse_args(stats_spec, raw);
-  if (args.help) {
-    std::cout << help_text(stats_spec);
-    return exit_ok;
-  }
-  require_positionals(stats_spec, args, 1, 1);
+namespace {
 
-  config cfg;
-  load_config(cfg, "stats", args);
+int stats(command_context& ctx) {
+  const auto& cfg = ctx.cfg;
   auto format = parse_format(cfg.stats_format);
-
-  caf::actor_system sys{cfg};
-  int code = exit_ok;
-  const auto& text = args.positionals[0];
-  auto bc = open_backend(sys, text, code);
-  supervisor_guard guard{bc};
-  if (!bc) {
-    return code;
-  }
-
-  auto target = *bc;
-  auto source = parse_url(text);
+  auto target = ctx.backend;
+  auto source = parse_url(ctx.args.positionals[0]);
   if (source && source->scheme == "caf") {
     // The counters of interest are those of the node, not those of the
     // local supervisor that has just started.
-    auto node = connect_node(sys, source->host, source->port,
+    auto node = connect_node(ctx.sys, source->host, source->port,
                              timeout_of(cfg));
     if (!node) {
       write_stderr("broadcaster: stats failed: " + describe(node.error()));
@@ -383,15 +301,23 @@ int run_stats(const std::vector<std::string>& raw) {
     }
     target = *node;
   }
-  auto stats = stats_blocking(sys, target, timeout_of(cfg));
-  if (!stats) {
-    write_stderr("broadcaster: stats failed: " + describe(stats.error()));
-    return exit_code_for(stats.error());
+  auto counters = stats_blocking(ctx.sys, target, timeout_of(cfg));
+  if (!counters) {
+    write_stderr("broadcaster: stats failed: "
+                 + describe(counters.error()));
+    return exit_code_for(counters.error());
   }
-  if (!write_stdout(format_stats(*stats, format))) {
+  if (!write_stdout(format_stats(*counters, format))) {
     return errno == EPIPE ? exit_ok : exit_failure;
   }
   return exit_ok;
+}
+
+} // namespace
+
+int run_stats(const std::vector<std::string>& raw) {
+  command_setup setup{stats_spec, 1, 1, 0};
+  return run_command(setup, raw, stats);
 }
 
 } // namespace broadcaster::cli

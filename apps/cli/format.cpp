@@ -10,8 +10,8 @@ namespace {
 
 using json = nlohmann::ordered_json;
 
-// Serializes with invalid UTF-8 replaced by U+FFFD; callers that need the
-// exact bytes add a base64 field.
+// Serializes with invalid UTF-8 replaced by U+FFFD, so the output is always
+// valid JSON; set_text() keeps the exact bytes in a base64 field.
 std::string dump(const json& value) {
   return value.dump(-1, ' ', false, json::error_handler_t::replace);
 }
@@ -47,16 +47,23 @@ std::string base64(const std::string& bytes) {
   return out;
 }
 
+// Sets the string field `name` of `obj`. Because dump() replaces invalid
+// UTF-8 by U+FFFD, a value that is not valid UTF-8 also gets its exact
+// bytes in the field `name`_base64.
+void set_text(json& obj, const std::string& name, const std::string& text) {
+  obj[name] = text;
+  if (!is_utf8(text)) {
+    obj[name + "_base64"] = base64(text);
+  }
+}
+
 json event_object(const event& ev) {
   json obj;
   obj["type"] = "event";
-  obj["channel"] = ev.channel;
-  obj["message"] = ev.message;
-  obj["id"] = ev.id;
-  obj["pattern"] = ev.pattern;
-  if (!is_utf8(ev.message)) {
-    obj["message_base64"] = base64(ev.message);
-  }
+  set_text(obj, "channel", ev.channel);
+  set_text(obj, "message", ev.message);
+  set_text(obj, "id", ev.id);
+  set_text(obj, "pattern", ev.pattern);
   return obj;
 }
 
@@ -127,9 +134,9 @@ std::string format_status(const status_event& status, output_format format) {
     json obj;
     obj["type"] = "status";
     obj["status"] = to_string(status.kind);
-    obj["channel"] = status.channel;
+    set_text(obj, "channel", status.channel);
     obj["events_may_be_lost"] = status.events_may_be_lost;
-    obj["reason"] = status.reason;
+    set_text(obj, "reason", status.reason);
     return dump(obj);
   }
   return "status: " + to_string(status.kind) + " channel=" + status.channel
@@ -143,7 +150,7 @@ std::string format_skipped(const events_skipped& skipped,
   if (format == output_format::json) {
     json obj;
     obj["type"] = "skipped";
-    obj["channel"] = skipped.channel;
+    set_text(obj, "channel", skipped.channel);
     obj["count"] = skipped.count;
     return dump(obj);
   }
@@ -204,7 +211,7 @@ std::string format_stats(const broadcast_stats& stats, output_format format) {
   auto t = sum(stats);
   if (format == output_format::json) {
     json obj;
-    obj["backend"] = stats.backend;
+    set_text(obj, "backend", stats.backend);
     obj["subscriptions"] = stats.subscriptions;
     obj["channels"] = stats.channels.size();
     obj["subscribers"] = t.subscribers;
@@ -214,7 +221,7 @@ std::string format_stats(const broadcast_stats& stats, output_format format) {
     json channels = json::array();
     for (const auto& ch : stats.channels) {
       json c;
-      c["channel"] = ch.channel;
+      set_text(c, "channel", ch.channel);
       c["pattern"] = ch.pattern;
       c["subscribers"] = ch.subscribers;
       c["received"] = ch.received;

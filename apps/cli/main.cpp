@@ -21,7 +21,7 @@ commands:
   serve --port N                  run a node that others reach as caf://
 
 Run `broadcaster COMMAND --help` for the options of a command.
-Exit codes: 0 success, 1 failure, 2 usage error.
+Exit codes: 0 success, 1 failure, 2 usage or configuration error.
 )";
 
 } // namespace

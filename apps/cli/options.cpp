@@ -226,7 +226,8 @@ std::string help_text(const command_spec& spec) {
                   "--middleman.heartbeat-interval=1s, are passed to CAF.",
               0, 0)
       << "\n\n" << wrap(urls + ".", 0, 0)
-      << "\n\nExit codes: 0 success, 1 failure, 2 usage error.\n";
+      << "\n\nExit codes: 0 success, 1 failure, 2 usage or configuration "
+         "error.\n";
   return out.str();
 }
 

@@ -177,58 +177,43 @@ std::string host_port(const std::string& host, uint16_t port) {
   return host + ":" + std::to_string(port);
 }
 
-} // namespace
-
-int run_serve(const std::vector<std::string>& raw) {
-  auto args = parse_args(serve_spec, raw);
-  if (args.help) {
-    std::cout << help_text(serve_spec);
-    return exit_ok;
-  }
-  if (!args.positionals.empty()) {
-    throw usage_error("serve takes no arguments, got \""
-                      + args.positionals.front() + "\"; usage: "
-                      + serve_spec.usage);
-  }
-  block_stop_signals();
-
-  config cfg;
-  load_config(cfg, "serve", args);
+void check_serve(const config& cfg) {
   if (cfg.port < 0) {
     throw usage_error("serve needs --port N (0 picks a free port)");
   }
-  auto log = logger("cli");
+}
 
-  caf::actor_system sys{cfg};
-  int code = exit_ok;
-  auto bc = open_backend(sys, cfg.backend, code);
-  if (!bc) {
-    return code;
-  }
+std::string serve_backend(const config& cfg) {
+  return cfg.backend;
+}
+
+int serve(command_context& ctx) {
+  const auto& cfg = ctx.cfg;
+  auto& sys = ctx.sys;
+  const auto& bc = ctx.backend;
+  auto log = logger("cli");
 
   // SO_REUSEADDR lets a restarted node listen on its old port while
   // connections of the previous process are still in TIME_WAIT.
-  auto port = sys.middleman().publish(*bc, static_cast<uint16_t>(cfg.port),
+  auto port = sys.middleman().publish(bc, static_cast<uint16_t>(cfg.port),
                                       cfg.host.c_str(), true);
   if (!port) {
     write_stderr("broadcaster: cannot listen on "
                  + host_port(cfg.host, static_cast<uint16_t>(cfg.port))
                  + ": " + sys.render(port.error()));
-    caf::anon_send_exit(*bc, caf::exit_reason::user_shutdown);
     return exit_failure;
   }
 
   std::optional<metrics_server> metrics;
   if (cfg.metrics_port >= 0) {
-    metrics.emplace(sys, *bc);
+    metrics.emplace(sys, bc);
     auto bound = metrics->start(static_cast<uint16_t>(cfg.metrics_port));
     if (auto* err = std::get_if<std::string>(&bound)) {
       write_stderr("broadcaster: cannot listen for metrics on 127.0.0.1:"
                    + std::to_string(cfg.metrics_port) + ": " + *err);
       metrics.reset();
-      sys.middleman().unpublish(*bc, *port);
-      caf::anon_send_exit(*bc, caf::exit_reason::user_shutdown);
-      return exit_failure;
+      sys.middleman().unpublish(bc, *port);
+        return exit_failure;
     }
     write_stdout("metrics on http://127.0.0.1:"
                  + std::to_string(std::get<uint16_t>(bound)) + "/metrics\n");
@@ -246,9 +231,18 @@ int run_serve(const std::vector<std::string>& raw) {
     log->info("shutting down: cause = {}", cause);
   }
   metrics.reset();
-  sys.middleman().unpublish(*bc, *port);
-  caf::anon_send_exit(*bc, caf::exit_reason::user_shutdown);
+  sys.middleman().unpublish(bc, *port);
   return exit_ok;
+}
+
+} // namespace
+
+int run_serve(const std::vector<std::string>& raw) {
+  command_setup setup{serve_spec, 0, 0, 0};
+  setup.watch_signals = true;
+  setup.check = check_serve;
+  setup.backend_url = serve_backend;
+  return run_command(setup, raw, serve);
 }
 
 } // namespace broadcaster::cli

@@ -5,8 +5,10 @@
 #define BOOST_TEST_MODULE cli
 #include <boost/test/unit_test.hpp>
 
+#include <chrono>
 #include <csignal>
 #include <fstream>
+#include <thread>
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -98,6 +100,127 @@ std::string http_get(uint16_t port, const std::string& path) {
   return response;
 }
 
+// Decodes standard base64, for checking the *_base64 fields.
+std::string from_base64(const std::string& text) {
+  static const std::string alphabet
+    = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  std::string out;
+  uint32_t bits = 0;
+  int count = 0;
+  for (char c : text) {
+    auto pos = alphabet.find(c);
+    if (pos == std::string::npos) {
+      break;
+    }
+    bits = (bits << 6) | static_cast<uint32_t>(pos);
+    count += 6;
+    if (count >= 8) {
+      count -= 8;
+      out += static_cast<char>((bits >> count) & 0xFF);
+    }
+  }
+  return out;
+}
+
+// A TCP listener on 127.0.0.1 that this test controls. In `silent` mode it
+// accepts connections and never writes. In `closing` mode it closes each
+// connection right after accepting it, like a node that dies during the
+// handshake. In `full` mode it never accepts,
+// and its accept queue is filled by its own connections, so the kernel
+// drops further SYNs and a client's connect() stays pending until the
+// client gives up.
+class test_listener {
+public:
+  enum mode { silent, closing, full };
+
+  explicit test_listener(mode m) {
+    fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    BOOST_REQUIRE(::bind(fd_, reinterpret_cast<sockaddr*>(&addr),
+                         sizeof(addr))
+                  == 0);
+    BOOST_REQUIRE(::listen(fd_, m == full ? 0 : 16) == 0);
+    socklen_t len = sizeof(addr);
+    ::getsockname(fd_, reinterpret_cast<sockaddr*>(&addr), &len);
+    port_ = ntohs(addr.sin_port);
+    if (m == full) {
+      // With a backlog of 0, Linux queues one connection and drops the
+      // SYNs of the next ones. The extra connections keep the queue full.
+      for (int i = 0; i < 4; ++i) {
+        int client = ::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+        auto rc = ::connect(client, reinterpret_cast<sockaddr*>(&addr),
+                            sizeof(addr));
+        (void) rc;
+        clients_.push_back(client);
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds{100});
+    } else {
+      thread_ = std::thread{[this, m] { accept_loop(m == closing); }};
+    }
+  }
+
+  ~test_listener() {
+    ::shutdown(fd_, SHUT_RDWR);
+    if (thread_.joinable()) {
+      thread_.join();
+    }
+    ::close(fd_);
+    for (int fd : clients_) {
+      ::close(fd);
+    }
+    for (int fd : accepted_) {
+      ::close(fd);
+    }
+  }
+
+  test_listener(const test_listener&) = delete;
+  test_listener& operator=(const test_listener&) = delete;
+
+  std::string url() const { return node_url(port_); }
+
+private:
+  void accept_loop(bool close_at_once) {
+    for (;;) {
+      int fd = ::accept(fd_, nullptr, nullptr);
+      if (fd < 0) {
+        return;
+      }
+      if (close_at_once) {
+        ::close(fd);
+      } else {
+        // Kept open and unread until the listener ends.
+        accepted_.push_back(fd);
+      }
+    }
+  }
+
+  int fd_ = -1;
+  uint16_t port_ = 0;
+  std::vector<int> clients_;
+  std::vector<int> accepted_;
+  std::thread thread_;
+};
+
+// Checks that each command fails with exit code 1 and an error message,
+// within 5 s (scaled) although its listener never answers.
+void check_fails_in_time(const std::vector<std::vector<std::string>>& runs) {
+  for (const auto& args : runs) {
+    auto start = std::chrono::steady_clock::now();
+    auto result = cli(args);
+    auto elapsed = std::chrono::duration_cast<std::chrono::milliseconds>(
+      std::chrono::steady_clock::now() - start);
+    BOOST_CHECK_MESSAGE(result.code == 1, args[0] << " exited with "
+                                                  << result.code << ": "
+                                                  << result.err);
+    BOOST_CHECK_MESSAGE(result.err.find("failed") != std::string::npos,
+                        args[0] << ": " << result.err);
+    BOOST_CHECK_MESSAGE(elapsed < scaled(std::chrono::seconds{5}),
+                        args[0] << " took " << elapsed.count() << "ms");
+  }
+}
+
 } // namespace
 
 BOOST_FIXTURE_TEST_SUITE(across_processes, node_fixture)
@@ -140,6 +263,44 @@ BOOST_AUTO_TEST_CASE(json_output_escapes_message_bytes) {
   BOOST_REQUIRE_MESSAGE(r.code == 0, r.err);
   auto binary = next_json(*sub);
   BOOST_CHECK_EQUAL(binary["message_base64"], "/wB6");
+}
+
+BOOST_AUTO_TEST_CASE(json_output_keeps_channel_bytes) {
+  // Channel names may hold any bytes but NUL, so JSON needs the same
+  // base64 field for them as for messages.
+  std::string channel = "raw\xff\xfe";
+  auto any = subscriber({"raw*"}, {"--pattern", "--format", "json"});
+  auto exact = subscriber({channel}, {"--format", "json"});
+  publish(channel, "ok");
+  for (auto* sub : {any.get(), exact.get()}) {
+    auto line = sub->read_line(stream::out, deadline());
+    BOOST_REQUIRE(line);
+    BOOST_REQUIRE_MESSAGE(json::accept(*line), "invalid JSON: " << *line);
+    auto obj = json::parse(*line);
+    BOOST_CHECK_EQUAL(obj["message"], "ok");
+    BOOST_CHECK(!obj.contains("message_base64"));
+    BOOST_REQUIRE(obj.contains("channel_base64"));
+    BOOST_CHECK(from_base64(obj["channel_base64"]) == channel);
+    BOOST_CHECK(!obj.contains("pattern_base64"));
+  }
+  auto page = cli({"history", url, channel, "--format", "json"});
+  BOOST_REQUIRE_MESSAGE(page.code == 0, page.err);
+  BOOST_REQUIRE_MESSAGE(json::accept(page.out), "invalid JSON: " << page.out);
+  BOOST_CHECK(from_base64(json::parse(page.out)["channel_base64"])
+              == channel);
+  auto stats = cli({"stats", url, "--format", "json"});
+  BOOST_REQUIRE_MESSAGE(stats.code == 0, stats.err);
+  BOOST_REQUIRE_MESSAGE(json::accept(stats.out),
+                        "invalid JSON: " << stats.out);
+  auto counters = json::parse(stats.out);
+  int raw_channels = 0;
+  for (const auto& entry : counters["per_channel"]) {
+    if (entry.contains("channel_base64")) {
+      BOOST_CHECK(from_base64(entry["channel_base64"]) == channel);
+      ++raw_channels;
+    }
+  }
+  BOOST_CHECK_MESSAGE(raw_channels == 1, "stats: " << stats.out);
 }
 
 BOOST_AUTO_TEST_CASE(history_across_nodes) {
@@ -334,6 +495,70 @@ BOOST_AUTO_TEST_CASE(unreachable_host_fails) {
   auto r = cli({"publish", url, "c", "m"});
   BOOST_CHECK_EQUAL(r.code, 1);
   BOOST_CHECK_NE(r.err.find("127.0.0.2"), std::string::npos);
+}
+
+BOOST_AUTO_TEST_CASE(exit_codes_by_failure_kind) {
+  struct row {
+    std::vector<std::string> args;
+    int code;
+  };
+  // 2 for what the user must change (command line, configuration, URL),
+  // 1 for failures at run time.
+  std::vector<row> rows{
+    {{"publish"}, 2},
+    {{"publish", "caf://127.0.0.1", "c", "m"}, 2},
+    {{"publish", "nope://x", "c", "m"}, 2},
+    {{"publish", "rediss://127.0.0.1:1", "c", "m"}, 2},
+    {{"history", "redis://127.0.0.1:1", "c"}, 2},
+    {{"subscribe", "redis://127.0.0.1:1", "c", "--history", "1"}, 2},
+    {{"publish", "redis://127.0.0.1:1", "c", "m"}, 1},
+    {{"publish", node_url(free_port()), "c", "m"}, 1},
+    {{"stats", node_url(free_port())}, 1},
+  };
+  for (const auto& r : rows) {
+    auto result = cli(r.args);
+    std::string command;
+    for (const auto& arg : r.args) {
+      command += " " + arg;
+    }
+    BOOST_CHECK_MESSAGE(result.code == r.code, "broadcaster" << command
+                                                 << " exited with "
+                                                 << result.code << ": "
+                                                 << result.err);
+  }
+}
+
+BOOST_AUTO_TEST_CASE(pending_tcp_connect_ends_in_time) {
+  // CAF 0.17's middleman connects with a blocking connect(), and
+  // ~actor_system() waits for it; the kernel gives up on unanswered SYNs
+  // only after about two minutes.
+  test_listener listener{test_listener::full};
+  check_fails_in_time({
+    {"publish", listener.url(), "c", "m", "--timeout", "1s"},
+    {"history", listener.url(), "c", "--timeout", "1s"},
+    {"stats", listener.url(), "--timeout", "1s"},
+    {"subscribe", listener.url(), "c", "--timeout", "1s"},
+  });
+}
+
+BOOST_AUTO_TEST_CASE(silent_listener_ends_in_time) {
+  test_listener listener{test_listener::silent};
+  check_fails_in_time({
+    {"publish", listener.url(), "c", "m", "--timeout", "1s"},
+    {"publish", listener.url() + "?connect_timeout=500ms", "c", "m"},
+    {"history", listener.url(), "c", "--timeout", "1s"},
+    {"stats", listener.url(), "--timeout", "1s"},
+  });
+}
+
+BOOST_AUTO_TEST_CASE(node_closing_in_handshake_ends_in_time) {
+  test_listener listener{test_listener::closing};
+  check_fails_in_time({
+    {"publish", listener.url(), "c", "m"},
+    {"history", listener.url(), "c"},
+    {"stats", listener.url()},
+    {"subscribe", listener.url(), "c"},
+  });
 }
 
 BOOST_AUTO_TEST_CASE(passwords_stay_out_of_errors) {
