@@ -126,8 +126,10 @@ caf::error to_error(const failure& reason) {
 caf::error history_unsupported() {
   return make_error(errc::unsupported,
                     "redis:// is Redis PUB/SUB, which stores no events, so "
-                    "it has no history; use a redis-stream:// URL for "
-                    "history");
+                    "it has no history. History on Redis needs the Redis "
+                    "Streams backend (redis-stream:// URLs), which this "
+                    "build does not include yet; memory:// and a caf:// "
+                    "node with memory:// keep history");
 }
 
 // The error for a subscribe request while the subscribe connection is down.
