@@ -62,6 +62,9 @@ struct options {
   size_t threads = 0;
   std::string policy = "stealing";
   size_t max_throughput = 0; // 0 leaves CAF's default (unlimited)
+  /// Further CAF settings as (name, value) pairs, such as
+  /// ("work-stealing.moderate-poll-attempts", "0").
+  std::vector<std::pair<std::string, std::string>> caf_settings;
 
   std::string output_dir = "bench-results";
 

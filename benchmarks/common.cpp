@@ -65,6 +65,10 @@ bench_config::bench_config(const options& opts) {
   }
   set("scheduler.max-threads", threads);
   set("scheduler.policy", caf::atom_from_string(opts.policy));
+  for (const auto& [name, value] : opts.caf_settings) {
+    // main() checked that the value parses.
+    set(name, *caf::config_value::parse(value));
+  }
   if (opts.max_throughput > 0) {
     set("scheduler.max-throughput", opts.max_throughput);
   }

@@ -49,6 +49,9 @@ targets, and writes results.csv and PNG plots to the output folder.
   --policy=NAME            CAF scheduler.policy: stealing or sharing
                            (default stealing)
   --max-throughput=N       CAF scheduler.max-throughput (default unlimited)
+  --caf=NAME=VALUE         any other CAF setting, for the product and the
+                           CAF group alike; repeatable, for example
+                           --caf=work-stealing.moderate-poll-attempts=0
   --baselines=on|off       run the raw baselines (default on; off only to
                            profile the product alone)
   --output-dir=DIR         folder for results.csv and the plots
@@ -130,6 +133,16 @@ std::string parse(int argc, char** argv, bench::options& opts,
         opts.policy = value;
       } else if (name == "max-throughput") {
         opts.max_throughput = std::stoul(value);
+      } else if (name == "caf") {
+        auto eq = value.find('=');
+        if (eq == std::string::npos || eq == 0) {
+          return "invalid --caf=" + value + "; use --caf=NAME=VALUE";
+        }
+        auto setting = value.substr(eq + 1);
+        if (!caf::config_value::parse(setting)) {
+          return "invalid value \"" + setting + "\" in --caf=" + value;
+        }
+        opts.caf_settings.emplace_back(value.substr(0, eq), setting);
       } else if (name == "baselines") {
         if (value != "on" && value != "off") {
           return "invalid --baselines=" + value + "; use on or off";
@@ -283,6 +296,9 @@ void start_servers(const bench::options& opts, bench::environment& env,
     std::vector<std::string> extra{
       "--threads=" + std::to_string(opts.threads), "--policy=" + opts.policy,
       "--max-throughput=" + std::to_string(opts.max_throughput)};
+    for (const auto& [name, value] : opts.caf_settings) {
+      extra.push_back("--caf=" + name + "=" + value);
+    }
     if (auto err = node.start(opts.self_path, extra); !err.empty()) {
       env.node_problem = "caf node: " + err;
     } else {
@@ -344,6 +360,13 @@ int main(int argc, char** argv) {
   }
 
   auto machine = machine_description();
+  machine += "CAF scheduler: policy = " + opts.policy + ", max-threads = "
+             + (opts.threads == 0 ? std::string{"cores"}
+                                  : std::to_string(opts.threads));
+  for (const auto& [name, value] : opts.caf_settings) {
+    machine += ", " + name + " = " + value;
+  }
+  machine += "\n";
   std::fprintf(stderr, "%sload average at start: %s", machine.c_str(),
                read_file("/proc/loadavg").c_str());
   bench::environment env;
