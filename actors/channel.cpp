@@ -16,7 +16,8 @@ namespace broadcaster::detail {
 namespace {
 
 // A batch waiting for one subscriber; `offset` events of it are already
-// sent or dropped.
+// sent or dropped. An entry with `size` 0 is a status_event that must reach
+// the subscriber after the events queued before it.
 struct queued_batch {
   caf::message content; // contains one event_batch
   size_t offset = 0;
@@ -158,6 +159,19 @@ void send_status(channel_pointer self, member& m, status_kind kind,
              status_event{kind, self->state.key, may_be_lost, reason}));
 }
 
+// Sends a backend status after the events already queued for the member,
+// so that a subscriber receives backend_lost only after the events published
+// before the loss.
+void send_status_in_order(channel_pointer self, member& m,
+                          caf::message status) {
+  if (m.queue.empty() && m.skipped_pending == 0) {
+    send_raw(self, m, std::move(status));
+    return;
+  }
+  m.queue.push_back(queued_batch{std::move(status), 0, 0});
+  drain(self, m);
+}
+
 // Ends a member's subscriptions and reports each id to the supervisor.
 void remove_member(channel_pointer self, const caf::actor_addr& addr) {
   auto& st = self->state;
@@ -195,6 +209,19 @@ bool deliver(channel_pointer self, const caf::actor_addr& addr, member& m,
       return false;
     }
     auto& front = m.queue.front();
+    if (front.size == 0) {
+      // A status is never dropped. The events before it are gone, so it
+      // goes out now, after the notice that counts them.
+      if (m.skipped_pending > 0) {
+        send_raw(self, m,
+                 caf::make_message(
+                   events_skipped{st.key, m.skipped_pending}));
+        m.skipped_pending = 0;
+      }
+      send_raw(self, m, front.content);
+      m.queue.pop_front();
+      continue;
+    }
     auto excess = static_cast<size_t>(m.queued - m.options.max_queued);
     auto take = std::min(excess, front.size - front.offset);
     front.offset += take;
@@ -264,10 +291,11 @@ void resubscribe(channel_pointer self) {
         st.resubscribe_delay = std::chrono::milliseconds{0};
         st.log->info("resubscribed after backend restart: channel = {}",
                      st.key);
+        auto status = caf::make_message(status_event{
+          status_kind::backend_back, st.key, true,
+          "backend restarted; events published while it was down are lost"});
         for (auto& entry : st.members) {
-          send_status(self, entry.second, status_kind::backend_back, true,
-                      "backend restarted; events published while it "
-                      "was down are lost");
+          send_status_in_order(self, entry.second, status);
         }
       },
       [self, generation](caf::error& err) {
@@ -468,9 +496,10 @@ channel_actor::behavior_type channel_impl(channel_pointer self,
       st.backend = nullptr;
       st.subscribed = false;
       st.lost = true;
+      auto status = caf::make_message(
+        status_event{status_kind::backend_lost, st.key, true, reason});
       for (auto& entry : st.members) {
-        send_status(self, entry.second, status_kind::backend_lost, true,
-                    reason);
+        send_status_in_order(self, entry.second, status);
       }
     },
     [self](bc_stats_atom) {
@@ -551,8 +580,9 @@ channel_actor::behavior_type channel_impl(channel_pointer self,
       flush(self);
       status.channel = st.key;
       st.lost = status.kind == status_kind::backend_lost;
+      auto content = caf::make_message(std::move(status));
       for (auto& entry : st.members) {
-        send_raw(self, entry.second, caf::make_message(status));
+        send_status_in_order(self, entry.second, content);
       }
     },
   };

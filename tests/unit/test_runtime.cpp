@@ -312,6 +312,63 @@ BOOST_FIXTURE_TEST_CASE(restarted_backend_resumes_subscriptions,
   caf::anon_send_exit(*bc, caf::exit_reason::user_shutdown);
 }
 
+BOOST_FIXTURE_TEST_CASE(backend_status_follows_queued_events,
+                        system_fixture) {
+  // A subscriber with a window of two events has eight more queued when
+  // the backend dies. It must receive all ten before backend_lost.
+  caf::scoped_actor self{sys};
+  auto backends = std::make_shared<std::vector<backend_actor>>();
+  backend_factory factory = [backends](caf::actor_system& s, const url&)
+    -> caf::expected<backend_actor> {
+    auto result = spawn_memory_backend(s, *parse_url("memory://"));
+    if (result) {
+      backends->push_back(*result);
+    }
+    return result;
+  };
+  auto bc = spawn_broadcast(sys, factory);
+  BOOST_REQUIRE(bc);
+  subscribe_options opts;
+  opts.max_in_flight = 2;
+  BOOST_REQUIRE(subscribe(sys, *bc, caf::actor_cast<caf::actor>(self),
+                          "ordered", opts));
+  constexpr int total = 10;
+  for (int i = 0; i < total; ++i) {
+    BOOST_REQUIRE(publish_blocking(sys, *bc, "ordered", std::to_string(i),
+                                   deadline()));
+  }
+  caf::anon_send_exit(backends->front(), caf::exit_reason::kill);
+  std::vector<std::string> order;
+  bool lost = false;
+  while (!lost) {
+    bool received = false;
+    self->receive(
+      [&](const event_batch& batch) {
+        for (const auto& ev : batch.events) {
+          order.push_back(ev.message);
+        }
+        // Acknowledged only now, so the rest stays queued until here.
+        acknowledge(self.ptr(), batch.events.size());
+        received = true;
+      },
+      [&](const status_event& status) {
+        BOOST_TEST(status.kind == status_kind::backend_lost);
+        order.push_back("lost");
+        lost = true;
+        received = true;
+      },
+      caf::after(deadline()) >> [] {});
+    BOOST_REQUIRE_MESSAGE(received, "no message within the deadline");
+  }
+  std::vector<std::string> expected;
+  for (int i = 0; i < total; ++i) {
+    expected.push_back(std::to_string(i));
+  }
+  expected.push_back("lost");
+  BOOST_TEST(order == expected, boost::test_tools::per_element());
+  caf::anon_send_exit(*bc, caf::exit_reason::user_shutdown);
+}
+
 namespace {
 
 struct flaky_state {
