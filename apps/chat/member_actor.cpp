@@ -51,13 +51,22 @@ struct member_state {
 
 using member_pointer = caf::stateful_actor<member_state>*;
 
+// Removes the monitor on the broadcast actor and exits. CAF 0.17.6 keeps a
+// monitor in the monitored actor until that actor exits, and the monitor's
+// weak reference keeps the whole memory of the exited member allocated, so
+// every exit of a member goes through here.
+void leave(member_pointer self) {
+  self->demonitor(self->state.settings.bc.address());
+  self->quit();
+}
+
 // Closes the connection and exits, for failures that end a member.
 void fail(member_pointer self, const std::string& reason) {
   auto& st = self->state;
   st.log->warn("member closing connection: connection = {}, reason = {}",
                st.settings.connection_id, reason);
   st.link->close(close_status::internal_error, reason);
-  self->quit();
+  leave(self);
 }
 
 void on_notice(member_pointer self, const notice& x) {
@@ -107,6 +116,14 @@ caf::behavior member_impl(member_pointer self, member_settings settings,
   st.settings = std::move(settings);
   st.link = std::move(link);
   self->monitor(st.settings.bc);
+  // A handler that throws ends the member as well, with CAF's default
+  // exit reason for exceptions.
+  self->set_exception_handler(
+    [](caf::scheduled_actor* ptr, std::exception_ptr& error) {
+      auto self = static_cast<member_pointer>(ptr);
+      self->demonitor(self->state.settings.bc.address());
+      return caf::scheduled_actor::default_exception_handler(ptr, error);
+    });
   self->set_down_handler([self](const caf::down_msg& msg) {
     if (msg.source == self->state.settings.bc.address()) {
       fail(self, "chat backend stopped");
@@ -136,7 +153,7 @@ caf::behavior member_impl(member_pointer self, member_settings settings,
       [self](chat_line_atom, std::string& line) {
         publish(self, std::move(line));
       },
-      [self](chat_leave_atom) { self->quit(); },
+      [self](chat_leave_atom) { leave(self); },
     });
 }
 
