@@ -163,24 +163,34 @@ browser_link::~browser_link() {
   // nop
 }
 
-void member_counter::add() {
+void live_counter::add() {
   std::lock_guard<std::mutex> guard{mtx_};
   ++count_;
   changed_.notify_all();
 }
 
-void member_counter::remove() {
+bool live_counter::try_add(size_t limit) {
+  std::lock_guard<std::mutex> guard{mtx_};
+  if (limit != 0 && count_ >= limit) {
+    return false;
+  }
+  ++count_;
+  changed_.notify_all();
+  return true;
+}
+
+void live_counter::remove() {
   std::lock_guard<std::mutex> guard{mtx_};
   --count_;
   changed_.notify_all();
 }
 
-size_t member_counter::count() const {
+size_t live_counter::count() const {
   std::lock_guard<std::mutex> guard{mtx_};
   return count_;
 }
 
-bool member_counter::await(size_t expected,
+bool live_counter::await(size_t expected,
                            std::chrono::milliseconds timeout) const {
   std::unique_lock<std::mutex> guard{mtx_};
   return changed_.wait_for(guard, timeout,
@@ -189,7 +199,7 @@ bool member_counter::await(size_t expected,
 
 caf::actor spawn_member(caf::actor_system& sys, member_settings settings,
                         std::shared_ptr<browser_link> link,
-                        std::shared_ptr<member_counter> counter) {
+                        std::shared_ptr<live_counter> counter) {
   counter->add();
   auto settings_id = settings.connection_id;
   auto handle = sys.spawn(member_impl, std::move(settings), std::move(link));

@@ -6,11 +6,14 @@
 
 #include <csignal>
 #include <fstream>
+#include <iterator>
+#include <memory>
 #include <regex>
 #include <sstream>
 #include <string>
 #include <vector>
 
+#include <sys/resource.h>
 #include <sys/wait.h>
 
 #include "chat_clients.hpp"
@@ -110,7 +113,8 @@ BOOST_AUTO_TEST_CASE(help_lists_options) {
   auto result = run_to_exit({"--help"});
   BOOST_CHECK(exited_with(result.status, 0));
   for (auto option : {"--backend", "--host", "--port", "--max-message-size",
-                      "--max-send-queue", "--io-threads"}) {
+                      "--max-send-queue", "--max-connections",
+                      "--io-threads"}) {
     BOOST_CHECK_MESSAGE(contains(result.output, option),
                         option << " missing in: " << result.output);
   }
@@ -141,6 +145,13 @@ BOOST_AUTO_TEST_CASE(zero_message_size_fails) {
   auto result = run_to_exit({"--max-message-size=0"});
   BOOST_CHECK(exited_with(result.status, 1));
   BOOST_CHECK_MESSAGE(contains(result.output, "--max-message-size"),
+                      result.output);
+}
+
+BOOST_AUTO_TEST_CASE(max_connections_out_of_range_fails) {
+  auto result = run_to_exit({"--max-connections=1000001"});
+  BOOST_CHECK(exited_with(result.status, 1));
+  BOOST_CHECK_MESSAGE(contains(result.output, "--max-connections"),
                       result.output);
 }
 
@@ -219,6 +230,59 @@ BOOST_AUTO_TEST_CASE(sigterm_stops_cleanly) {
     BOOST_CHECK_MESSAGE(contains(output, line),
                         "\"" << line << "\" missing in: " << output);
   }
+}
+
+BOOST_AUTO_TEST_CASE(max_connections_rejects_and_logs) {
+  running_chat chat{{"--port=0", "--max-connections=1"}};
+  {
+    chat_client client{chat.port()};
+    client.await_ready();
+    for (int i = 0; i < 2; ++i) {
+      BOOST_CHECK_EQUAL(rejected_upgrade(chat.port()).status, 503u);
+    }
+    client.close();
+  }
+  BOOST_CHECK(exited_with(chat.stop(SIGTERM), 0));
+  auto output = chat.output();
+  BOOST_CHECK_MESSAGE(contains(output, "max_connections = 1"), output);
+  std::regex rejection{"websocket upgrade rejected, connection limit "
+                       "reached: connection = [0-9]+, "
+                       "remote = 127\\.0\\.0\\.1:[0-9]+, "
+                       "max_connections = 1"};
+  auto lines = std::distance(
+    std::sregex_iterator(output.begin(), output.end(), rejection),
+    std::sregex_iterator());
+  BOOST_CHECK_MESSAGE(lines == 2, "expected 2 rejection lines, found "
+                                    << lines << " in: " << output);
+  BOOST_CHECK_MESSAGE(contains(output, "rejected_connections = 2"), output);
+}
+
+BOOST_AUTO_TEST_CASE(low_open_file_limit_is_raised) {
+  rlimit saved{};
+  BOOST_REQUIRE_EQUAL(getrlimit(RLIMIT_NOFILE, &saved), 0);
+  if (saved.rlim_max != RLIM_INFINITY && saved.rlim_max < 164) {
+    BOOST_TEST_MESSAGE("skipped: the hard open-file limit is below 164");
+    return;
+  }
+  // The child inherits this soft limit, and the test gets its own back as
+  // soon as the child runs.
+  rlimit low = saved;
+  low.rlim_cur = 100;
+  BOOST_REQUIRE_EQUAL(setrlimit(RLIMIT_NOFILE, &low), 0);
+  std::unique_ptr<running_chat> chat;
+  try {
+    chat = std::make_unique<running_chat>(
+      std::vector<std::string>{"--port=0", "--max-connections=100"});
+  } catch (...) {
+    setrlimit(RLIMIT_NOFILE, &saved);
+    throw;
+  }
+  BOOST_REQUIRE_EQUAL(setrlimit(RLIMIT_NOFILE, &saved), 0);
+  BOOST_CHECK(exited_with(chat->stop(SIGTERM), 0));
+  // 100 connections plus 64 descriptors for everything else.
+  BOOST_CHECK_MESSAGE(contains(chat->output(), "raised the open-file limit: "
+                                               "from = 100, to = 164"),
+                      chat->output());
 }
 
 BOOST_AUTO_TEST_CASE(sigint_stops_cleanly) {

@@ -232,7 +232,7 @@ BOOST_AUTO_TEST_CASE(member_exit_frees_actor_memory) {
   // remains, such as a monitor that another actor still holds. Once the
   // member has exited, the address kept here must be the only reference.
   start();
-  auto counter = std::make_shared<chat::member_counter>();
+  auto counter = std::make_shared<chat::live_counter>();
   for (int i = 0; i < 3; ++i) {
     chat::member_settings settings;
     settings.bc = bc;
@@ -257,6 +257,70 @@ BOOST_AUTO_TEST_CASE(member_exit_frees_actor_memory) {
   }
   BOOST_CHECK(test::eventually([&] { return subscriptions() == 0; },
                                test::deadline()));
+}
+
+BOOST_AUTO_TEST_CASE(closed_connections_leave_nothing) {
+  start();
+  for (int i = 0; i < 40; ++i) {
+    chat_client client{server->port()};
+    client.await_ready();
+    if (i % 2 == 0) {
+      client.close();
+    } else {
+      client.drop(true);
+    }
+  }
+  BOOST_CHECK_MESSAGE(server->await_connections(0, test::deadline()),
+                      "connections still counted: " << server->connections());
+  expect_no_members();
+}
+
+BOOST_AUTO_TEST_CASE(connection_limit_rejects_with_503) {
+  options.max_connections = 2;
+  start();
+  chat_client a{server->port()};
+  chat_client b{server->port()};
+  a.await_ready();
+  b.await_ready();
+  BOOST_CHECK_EQUAL(server->connections(), 2u);
+
+  auto reply = rejected_upgrade(server->port());
+  BOOST_CHECK_EQUAL(reply.status, 503u);
+  BOOST_CHECK_EQUAL(reply.content_type, "text/plain; charset=utf-8");
+  BOOST_CHECK_MESSAGE(reply.body.find("at most 2 WebSocket connections")
+                        != std::string::npos,
+                      reply.body);
+  BOOST_CHECK_EQUAL(server->rejected_connections(), 1u);
+  BOOST_CHECK_EQUAL(server->connections(), 2u);
+  BOOST_CHECK_EQUAL(server->members(), 2u);
+
+  // The page is still served while WebSocket connections are at the limit.
+  BOOST_CHECK_EQUAL(http_request(server->port(), http::verb::get, "/").status,
+                    200u);
+
+  a.close();
+  BOOST_REQUIRE(server->await_connections(1, test::deadline()));
+  chat_client c{server->port()};
+  c.await_ready();
+  c.send_text("after the limit");
+  b.expect_message("after the limit");
+  c.expect_message("after the limit");
+  BOOST_CHECK_EQUAL(server->rejected_connections(), 1u);
+}
+
+BOOST_AUTO_TEST_CASE(live_counter_limit_and_no_limit) {
+  chat::live_counter counter;
+  BOOST_CHECK(counter.try_add(2));
+  BOOST_CHECK(counter.try_add(2));
+  BOOST_CHECK(!counter.try_add(2));
+  BOOST_CHECK_EQUAL(counter.count(), 2u);
+  counter.remove();
+  BOOST_CHECK(counter.try_add(2));
+  // A limit of 0 never rejects, whatever the count.
+  for (int i = 0; i < 10; ++i) {
+    BOOST_CHECK(counter.try_add(0));
+  }
+  BOOST_CHECK_EQUAL(counter.count(), 12u);
 }
 
 BOOST_AUTO_TEST_CASE(clean_close_ends_subscription) {
