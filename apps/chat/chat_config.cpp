@@ -126,10 +126,12 @@ chat_config::chat_config() {
          "messages queued for one browser before it counts as too slow and "
          "is disconnected with status 1008 (default: 256)")
     .add(server.max_connections, "max-connections",
-         "open WebSocket connections at most, 0 for no limit; further "
-         "upgrade requests get HTTP status 503 (default: 1000)")
+         "maximum number of open WebSocket connections, 0 for no limit; "
+         "further upgrade requests get HTTP status 503 (default: 1000)")
     .add(server.io_threads, "io-threads",
-         "threads that run the network I/O (default: 1)");
+         "threads that run the network I/O; the actors run on "
+         "--scheduler.max-threads threads, one per CPU core by default "
+         "(default: 1)");
 }
 
 std::string chat_config::parse_arguments(int argc, char** argv) {

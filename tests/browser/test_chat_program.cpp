@@ -112,12 +112,29 @@ unsigned get_status(uint16_t port, const std::string& target) {
 BOOST_AUTO_TEST_CASE(help_lists_options) {
   auto result = run_to_exit({"--help"});
   BOOST_CHECK(exited_with(result.status, 0));
-  for (auto option : {"--backend", "--host", "--port", "--max-message-size",
-                      "--max-send-queue", "--max-connections",
-                      "--io-threads"}) {
-    BOOST_CHECK_MESSAGE(contains(result.output, option),
-                        option << " missing in: " << result.output);
+  // Each option's line names its unit and ends with its default.
+  const std::vector<std::vector<std::string>> expected{
+    {"--backend=", "URL", "(default: memory://)"},
+    {"--host=", "address", "(default: 127.0.0.1)"},
+    {"--port=", "TCP port", "(default: 8000)"},
+    {"--max-message-size=", "in bytes", "(default: 4096)"},
+    {"--max-send-queue=", "messages", "(default: 256)"},
+    {"--max-connections=", "connections", "(default: 1000)"},
+    {"--io-threads=", "threads", "(default: 1)"},
+  };
+  for (const auto& row : expected) {
+    auto start = result.output.find(row[0]);
+    BOOST_REQUIRE_MESSAGE(start != std::string::npos,
+                          row[0] << " missing in: " << result.output);
+    auto line = result.output.substr(
+      start, result.output.find('\n', start) - start);
+    for (size_t i = 1; i < row.size(); ++i) {
+      BOOST_CHECK_MESSAGE(contains(line, row[i]),
+                          "\"" << row[i] << "\" missing in: " << line);
+    }
   }
+  BOOST_CHECK_MESSAGE(contains(result.output, "--scheduler.max-threads"),
+                      result.output);
 }
 
 BOOST_AUTO_TEST_CASE(unknown_option_fails) {
