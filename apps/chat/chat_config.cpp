@@ -125,8 +125,13 @@ chat_config::chat_config() {
     .add(server.max_send_queue, "max-send-queue",
          "messages queued for one browser before it counts as too slow and "
          "is disconnected with status 1008 (default: 256)")
+    .add(server.max_connections, "max-connections",
+         "maximum number of open WebSocket connections, 0 for no limit; "
+         "further upgrade requests get HTTP status 503 (default: 1000)")
     .add(server.io_threads, "io-threads",
-         "threads that run the network I/O (default: 1)");
+         "threads that run the network I/O; the actors run on "
+         "--scheduler.max-threads threads, one per CPU core by default "
+         "(default: 1)");
 }
 
 std::string chat_config::parse_arguments(int argc, char** argv) {
@@ -153,6 +158,11 @@ std::string chat_config::parse_arguments(int argc, char** argv) {
   }
   if (auto err = check_range("max-send-queue", server.max_send_queue, 1,
                              max_send_queue_limit);
+      !err.empty()) {
+    return err;
+  }
+  if (auto err = check_range("max-connections", server.max_connections, 0,
+                             max_connections_limit);
       !err.empty()) {
     return err;
   }

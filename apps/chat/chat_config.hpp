@@ -16,6 +16,7 @@ namespace broadcaster::chat {
 constexpr size_t max_message_size_limit = 16 * 1024 * 1024;
 constexpr size_t max_send_queue_limit = 1'000'000;
 constexpr size_t max_io_threads = 256;
+constexpr size_t max_connections_limit = 1'000'000;
 
 class chat_config : public caf::actor_system_config {
 public:

@@ -249,7 +249,8 @@ void server_core::stop(std::chrono::milliseconds timeout) {
               "members = {}",
               members->count());
   }
-  log->info("chat server stopped: port = {}", port);
+  log->info("chat server stopped: port = {}, rejected_connections = {}",
+            port, rejected_upgrades.load());
 }
 
 // -- chat_server --------------------------------------------------------------
@@ -284,6 +285,19 @@ size_t chat_server::members() const {
 bool chat_server::await_members(size_t count,
                                 std::chrono::milliseconds timeout) const {
   return core_->members->await(count, timeout);
+}
+
+size_t chat_server::connections() const {
+  return core_->websockets.count();
+}
+
+bool chat_server::await_connections(size_t count,
+                                    std::chrono::milliseconds timeout) const {
+  return core_->websockets.await(count, timeout);
+}
+
+uint64_t chat_server::rejected_connections() const {
+  return core_->rejected_upgrades.load();
 }
 
 } // namespace broadcaster::chat

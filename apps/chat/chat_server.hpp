@@ -43,6 +43,10 @@ struct server_options {
   /// that falls further behind is disconnected with status 1008.
   size_t max_send_queue = 256;
 
+  /// Largest number of open WebSocket connections, 0 for no limit. Upgrade
+  /// requests over it get HTTP status 503 (service unavailable).
+  size_t max_connections = 1000;
+
   /// Number of threads that run Asio.
   size_t io_threads = 1;
 
@@ -92,6 +96,19 @@ public:
 
   /// Waits up to `timeout` until exactly `count` member actors are alive.
   bool await_members(size_t count, std::chrono::milliseconds timeout) const;
+
+  /// Returns the number of WebSocket connections that count against
+  /// `max_connections`: from the accepted upgrade request until the
+  /// connection's session object is destroyed.
+  size_t connections() const;
+
+  /// Waits up to `timeout` until exactly `count` WebSocket connections are
+  /// counted.
+  bool await_connections(size_t count,
+                         std::chrono::milliseconds timeout) const;
+
+  /// Returns the number of upgrade requests rejected by `max_connections`.
+  uint64_t rejected_connections() const;
 
 private:
   std::shared_ptr<server_core> core_;

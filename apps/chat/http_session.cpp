@@ -41,6 +41,26 @@ beast::string_view to_beast(std::string_view text) {
   return {text.data(), text.size()};
 }
 
+using request = http::request<http::string_body>;
+using response = http::response<http::string_body>;
+
+// Returns a response with the headers that every response carries.
+response base_response(const request& req) {
+  response res;
+  res.version(req.version());
+  res.keep_alive(req.keep_alive());
+  res.set(http::field::server, "broadcaster-chat");
+  res.set("X-Content-Type-Options", "nosniff");
+  res.set(http::field::cache_control, "no-cache");
+  return res;
+}
+
+void set_text(response& res, http::status status, std::string body) {
+  res.result(status);
+  res.set(http::field::content_type, "text/plain; charset=utf-8");
+  res.body() = std::move(body);
+}
+
 } // namespace
 
 http_session::http_session(server_core& core, net::ip::tcp::socket socket,
@@ -99,6 +119,10 @@ void http_session::on_read(beast::error_code ec, size_t) {
   // NOTE: the Origin header is not checked, so a page from any site can
   // open a chat WebSocket to this server.
   if (websocket::is_upgrade(req) && path == websocket_path) {
+    if (!core_.websockets.try_add(core_.options.max_connections)) {
+      reject_upgrade(req);
+      return;
+    }
     core_.log->debug("websocket upgrade: connection = {}, remote = {}", id_,
                      remote_);
     upgraded_ = true;
@@ -112,6 +136,28 @@ void http_session::on_read(beast::error_code ec, size_t) {
                    "target = {}, status = {}",
                    id_, std::string{req.method_string()},
                    std::string{req.target()}, pending_->result_int());
+  do_write();
+}
+
+void http_session::reject_upgrade(const request& req) {
+  auto max = core_.options.max_connections;
+  auto rejected = ++core_.rejected_upgrades;
+  core_.log->warn("websocket upgrade rejected, connection limit reached: "
+                  "connection = {}, remote = {}, max_connections = {}, "
+                  "rejected_total = {}",
+                  id_, remote_, max, rejected);
+  auto res = base_response(req);
+  set_text(res, http::status::service_unavailable,
+           "too many connections: this server accepts at most "
+             + std::to_string(max)
+             + " WebSocket connections; try again later\n");
+  res.keep_alive(false);
+  res.prepare_payload();
+  pending_ = std::make_shared<response>(std::move(res));
+  do_write();
+}
+
+void http_session::do_write() {
   bool close_after = pending_->need_eof();
   http::async_write(stream_, *pending_,
                     beast::bind_front_handler(&http_session::on_write,
@@ -120,16 +166,9 @@ void http_session::on_read(beast::error_code ec, size_t) {
 }
 
 http_session::response http_session::make_response(const request& req) {
-  response res;
-  res.version(req.version());
-  res.keep_alive(req.keep_alive());
-  res.set(http::field::server, "broadcaster-chat");
-  res.set("X-Content-Type-Options", "nosniff");
-  res.set(http::field::cache_control, "no-cache");
+  auto res = base_response(req);
   auto text = [&](http::status status, std::string body) {
-    res.result(status);
-    res.set(http::field::content_type, "text/plain; charset=utf-8");
-    res.body() = std::move(body);
+    set_text(res, status, std::move(body));
   };
   auto path = path_of(req.target());
   if (req.method() != http::verb::get && req.method() != http::verb::head) {

@@ -42,6 +42,10 @@ private:
   void do_read();
   void on_read(beast::error_code ec, size_t bytes);
   response make_response(const request& req);
+  // Responds to an upgrade request over the connection limit with status
+  // 503 and closes the connection.
+  void reject_upgrade(const request& req);
+  void do_write();
   void on_write(bool close, beast::error_code ec, size_t bytes);
   void close();
 

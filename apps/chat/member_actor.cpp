@@ -51,13 +51,22 @@ struct member_state {
 
 using member_pointer = caf::stateful_actor<member_state>*;
 
+// Removes the monitor on the broadcast actor and exits. CAF 0.17.6 keeps a
+// monitor in the monitored actor until that actor exits, and the monitor's
+// weak reference keeps the whole memory of the exited member allocated, so
+// every exit of a member goes through here.
+void leave(member_pointer self) {
+  self->demonitor(self->state.settings.bc.address());
+  self->quit();
+}
+
 // Closes the connection and exits, for failures that end a member.
 void fail(member_pointer self, const std::string& reason) {
   auto& st = self->state;
   st.log->warn("member closing connection: connection = {}, reason = {}",
                st.settings.connection_id, reason);
   st.link->close(close_status::internal_error, reason);
-  self->quit();
+  leave(self);
 }
 
 void on_notice(member_pointer self, const notice& x) {
@@ -107,6 +116,14 @@ caf::behavior member_impl(member_pointer self, member_settings settings,
   st.settings = std::move(settings);
   st.link = std::move(link);
   self->monitor(st.settings.bc);
+  // A handler that throws ends the member as well, with CAF's default
+  // exit reason for exceptions.
+  self->set_exception_handler(
+    [](caf::scheduled_actor* ptr, std::exception_ptr& error) {
+      auto self = static_cast<member_pointer>(ptr);
+      self->demonitor(self->state.settings.bc.address());
+      return caf::scheduled_actor::default_exception_handler(ptr, error);
+    });
   self->set_down_handler([self](const caf::down_msg& msg) {
     if (msg.source == self->state.settings.bc.address()) {
       fail(self, "chat backend stopped");
@@ -136,7 +153,7 @@ caf::behavior member_impl(member_pointer self, member_settings settings,
       [self](chat_line_atom, std::string& line) {
         publish(self, std::move(line));
       },
-      [self](chat_leave_atom) { self->quit(); },
+      [self](chat_leave_atom) { leave(self); },
     });
 }
 
@@ -146,24 +163,34 @@ browser_link::~browser_link() {
   // nop
 }
 
-void member_counter::add() {
+void live_counter::add() {
   std::lock_guard<std::mutex> guard{mtx_};
   ++count_;
   changed_.notify_all();
 }
 
-void member_counter::remove() {
+bool live_counter::try_add(size_t limit) {
+  std::lock_guard<std::mutex> guard{mtx_};
+  if (limit != 0 && count_ >= limit) {
+    return false;
+  }
+  ++count_;
+  changed_.notify_all();
+  return true;
+}
+
+void live_counter::remove() {
   std::lock_guard<std::mutex> guard{mtx_};
   --count_;
   changed_.notify_all();
 }
 
-size_t member_counter::count() const {
+size_t live_counter::count() const {
   std::lock_guard<std::mutex> guard{mtx_};
   return count_;
 }
 
-bool member_counter::await(size_t expected,
+bool live_counter::await(size_t expected,
                            std::chrono::milliseconds timeout) const {
   std::unique_lock<std::mutex> guard{mtx_};
   return changed_.wait_for(guard, timeout,
@@ -172,7 +199,7 @@ bool member_counter::await(size_t expected,
 
 caf::actor spawn_member(caf::actor_system& sys, member_settings settings,
                         std::shared_ptr<browser_link> link,
-                        std::shared_ptr<member_counter> counter) {
+                        std::shared_ptr<live_counter> counter) {
   counter->add();
   auto settings_id = settings.connection_id;
   auto handle = sys.spawn(member_impl, std::move(settings), std::move(link));

@@ -63,10 +63,16 @@ public:
   virtual void publish_done() = 0;
 };
 
-/// Number of member actors alive, shared by a server and its actors.
-class member_counter {
+/// Number of live objects of one kind, such as member actors, shared
+/// between threads.
+class live_counter {
 public:
   void add();
+
+  /// Adds one unless the count has reached `limit`, where 0 means no
+  /// limit. Returns whether it added one.
+  bool try_add(size_t limit);
+
   void remove();
   size_t count() const;
 
@@ -97,7 +103,7 @@ struct member_settings {
 /// closes the connection through `link` first.
 caf::actor spawn_member(caf::actor_system& sys, member_settings settings,
                         std::shared_ptr<browser_link> link,
-                        std::shared_ptr<member_counter> counter);
+                        std::shared_ptr<live_counter> counter);
 
 /// Encodes the frame that carries one event to the browser. Bytes that are
 /// not valid UTF-8 become U+FFFD, because JSON text must be UTF-8.

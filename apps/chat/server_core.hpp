@@ -98,8 +98,12 @@ public:
   const broadcast_actor bc;
   const server_options options;
   const std::shared_ptr<post_gate> gate = std::make_shared<post_gate>();
-  const std::shared_ptr<member_counter> members
-    = std::make_shared<member_counter>();
+  const std::shared_ptr<live_counter> members
+    = std::make_shared<live_counter>();
+  /// WebSocket sessions, limited by options.max_connections.
+  live_counter websockets;
+  /// Upgrade requests rejected because of options.max_connections.
+  std::atomic<uint64_t> rejected_upgrades{0};
   const std::shared_ptr<spdlog::logger> log;
   uint16_t port = 0;
 

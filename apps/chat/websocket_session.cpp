@@ -95,6 +95,7 @@ websocket_session::~websocket_session() {
     caf::anon_send(member_, chat_leave_atom::value);
   }
   core_.remove(this);
+  core_.websockets.remove();
 }
 
 void websocket_session::run(http::request<http::string_body> request) {

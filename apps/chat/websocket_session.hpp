@@ -27,6 +27,8 @@ class websocket_session
   : public connection,
     public std::enable_shared_from_this<websocket_session> {
 public:
+  /// Takes over `stream` after its upgrade request. The caller has counted
+  /// the session in `core.websockets`, and the destructor removes it.
   websocket_session(server_core& core, beast::tcp_stream stream, uint64_t id,
                     std::string remote);
   ~websocket_session() override;

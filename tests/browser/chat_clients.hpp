@@ -205,4 +205,26 @@ inline http_reply http_request(uint16_t port, http::verb method,
           res.body()};
 }
 
+// Sends a WebSocket upgrade request for /ws and returns the HTTP response,
+// for servers expected to reject it. Fails the test if the upgrade succeeds.
+inline http_reply rejected_upgrade(uint16_t port) {
+  net::io_context ioc;
+  websocket::stream<tcp::socket> ws{ioc};
+  auto& socket = ws.next_layer();
+  tcp::endpoint server{net::ip::make_address("127.0.0.1"), port};
+  auto ec = run_with_deadline(ioc, socket, [&](auto handler) {
+    socket.async_connect(server, handler);
+  });
+  BOOST_REQUIRE_MESSAGE(!ec, "connect failed: " << ec.message());
+  websocket::response_type res;
+  ec = run_with_deadline(ioc, socket, [&](auto handler) {
+    ws.async_handshake(res, "127.0.0.1:" + std::to_string(port), "/ws",
+                       handler);
+  });
+  BOOST_REQUIRE_MESSAGE(ec == websocket::error::upgrade_declined,
+                        "expected a declined upgrade, got: " << ec.message());
+  return {res.result_int(), std::string{res[http::field::content_type]},
+          res.body()};
+}
+
 } // namespace broadcaster::test

@@ -6,11 +6,14 @@
 
 #include <csignal>
 #include <fstream>
+#include <iterator>
+#include <memory>
 #include <regex>
 #include <sstream>
 #include <string>
 #include <vector>
 
+#include <sys/resource.h>
 #include <sys/wait.h>
 
 #include "chat_clients.hpp"
@@ -109,11 +112,29 @@ unsigned get_status(uint16_t port, const std::string& target) {
 BOOST_AUTO_TEST_CASE(help_lists_options) {
   auto result = run_to_exit({"--help"});
   BOOST_CHECK(exited_with(result.status, 0));
-  for (auto option : {"--backend", "--host", "--port", "--max-message-size",
-                      "--max-send-queue", "--io-threads"}) {
-    BOOST_CHECK_MESSAGE(contains(result.output, option),
-                        option << " missing in: " << result.output);
+  // Each option's line names its unit and ends with its default.
+  const std::vector<std::vector<std::string>> expected{
+    {"--backend=", "URL", "(default: memory://)"},
+    {"--host=", "address", "(default: 127.0.0.1)"},
+    {"--port=", "TCP port", "(default: 8000)"},
+    {"--max-message-size=", "in bytes", "(default: 4096)"},
+    {"--max-send-queue=", "messages", "(default: 256)"},
+    {"--max-connections=", "connections", "(default: 1000)"},
+    {"--io-threads=", "threads", "(default: 1)"},
+  };
+  for (const auto& row : expected) {
+    auto start = result.output.find(row[0]);
+    BOOST_REQUIRE_MESSAGE(start != std::string::npos,
+                          row[0] << " missing in: " << result.output);
+    auto line = result.output.substr(
+      start, result.output.find('\n', start) - start);
+    for (size_t i = 1; i < row.size(); ++i) {
+      BOOST_CHECK_MESSAGE(contains(line, row[i]),
+                          "\"" << row[i] << "\" missing in: " << line);
+    }
   }
+  BOOST_CHECK_MESSAGE(contains(result.output, "--scheduler.max-threads"),
+                      result.output);
 }
 
 BOOST_AUTO_TEST_CASE(unknown_option_fails) {
@@ -141,6 +162,13 @@ BOOST_AUTO_TEST_CASE(zero_message_size_fails) {
   auto result = run_to_exit({"--max-message-size=0"});
   BOOST_CHECK(exited_with(result.status, 1));
   BOOST_CHECK_MESSAGE(contains(result.output, "--max-message-size"),
+                      result.output);
+}
+
+BOOST_AUTO_TEST_CASE(max_connections_out_of_range_fails) {
+  auto result = run_to_exit({"--max-connections=1000001"});
+  BOOST_CHECK(exited_with(result.status, 1));
+  BOOST_CHECK_MESSAGE(contains(result.output, "--max-connections"),
                       result.output);
 }
 
@@ -219,6 +247,59 @@ BOOST_AUTO_TEST_CASE(sigterm_stops_cleanly) {
     BOOST_CHECK_MESSAGE(contains(output, line),
                         "\"" << line << "\" missing in: " << output);
   }
+}
+
+BOOST_AUTO_TEST_CASE(max_connections_rejects_and_logs) {
+  running_chat chat{{"--port=0", "--max-connections=1"}};
+  {
+    chat_client client{chat.port()};
+    client.await_ready();
+    for (int i = 0; i < 2; ++i) {
+      BOOST_CHECK_EQUAL(rejected_upgrade(chat.port()).status, 503u);
+    }
+    client.close();
+  }
+  BOOST_CHECK(exited_with(chat.stop(SIGTERM), 0));
+  auto output = chat.output();
+  BOOST_CHECK_MESSAGE(contains(output, "max_connections = 1"), output);
+  std::regex rejection{"websocket upgrade rejected, connection limit "
+                       "reached: connection = [0-9]+, "
+                       "remote = 127\\.0\\.0\\.1:[0-9]+, "
+                       "max_connections = 1"};
+  auto lines = std::distance(
+    std::sregex_iterator(output.begin(), output.end(), rejection),
+    std::sregex_iterator());
+  BOOST_CHECK_MESSAGE(lines == 2, "expected 2 rejection lines, found "
+                                    << lines << " in: " << output);
+  BOOST_CHECK_MESSAGE(contains(output, "rejected_connections = 2"), output);
+}
+
+BOOST_AUTO_TEST_CASE(low_open_file_limit_is_raised) {
+  rlimit saved{};
+  BOOST_REQUIRE_EQUAL(getrlimit(RLIMIT_NOFILE, &saved), 0);
+  if (saved.rlim_max != RLIM_INFINITY && saved.rlim_max < 164) {
+    BOOST_TEST_MESSAGE("skipped: the hard open-file limit is below 164");
+    return;
+  }
+  // The child inherits this soft limit, and the test gets its own back as
+  // soon as the child runs.
+  rlimit low = saved;
+  low.rlim_cur = 100;
+  BOOST_REQUIRE_EQUAL(setrlimit(RLIMIT_NOFILE, &low), 0);
+  std::unique_ptr<running_chat> chat;
+  try {
+    chat = std::make_unique<running_chat>(
+      std::vector<std::string>{"--port=0", "--max-connections=100"});
+  } catch (...) {
+    setrlimit(RLIMIT_NOFILE, &saved);
+    throw;
+  }
+  BOOST_REQUIRE_EQUAL(setrlimit(RLIMIT_NOFILE, &saved), 0);
+  BOOST_CHECK(exited_with(chat->stop(SIGTERM), 0));
+  // 100 connections plus 64 descriptors for everything else.
+  BOOST_CHECK_MESSAGE(contains(chat->output(), "raised the open-file limit: "
+                                               "from = 100, to = 164"),
+                      chat->output());
 }
 
 BOOST_AUTO_TEST_CASE(sigint_stops_cleanly) {

@@ -8,6 +8,7 @@
 #include <chrono>
 #include <future>
 #include <memory>
+#include <mutex>
 #include <string>
 
 #include <caf/all.hpp>
@@ -15,6 +16,7 @@
 #include "broadcaster/broadcast.hpp"
 #include "chat_clients.hpp"
 #include "chat_server.hpp"
+#include "member_actor.hpp"
 #include "support/support.hpp"
 
 using namespace broadcaster;
@@ -33,6 +35,35 @@ T require_value(caf::expected<T> result, const char* what) {
   }
   return std::move(*result);
 }
+
+// A browser_link that reports the first frame, which is the ready frame.
+class ready_link : public chat::browser_link {
+public:
+  void send_text(std::string frame) override {
+    std::call_once(first_frame_, [&] { ready_.set_value(std::move(frame)); });
+  }
+
+  void close(uint16_t, std::string) override {
+    // nop
+  }
+
+  void publish_done() override {
+    // nop
+  }
+
+  // Waits up to the test deadline for the ready frame.
+  bool await_ready() {
+    auto frame = ready_.get_future();
+    if (frame.wait_for(test::deadline()) != std::future_status::ready) {
+      return false;
+    }
+    return frame.get().find("\"ready\"") != std::string::npos;
+  }
+
+private:
+  std::once_flag first_frame_;
+  std::promise<std::string> ready_;
+};
 
 struct chat_fixture : test::system_fixture {
   chat_fixture() {
@@ -194,6 +225,102 @@ BOOST_AUTO_TEST_CASE(invalid_utf8_closes_with_1007) {
   BOOST_CHECK_EQUAL(a.expect_close(), 1007);
   other.send_text("after bad text");
   other.expect_message("after bad text");
+}
+
+BOOST_AUTO_TEST_CASE(member_exit_frees_actor_memory) {
+  // An actor's memory stays allocated while any weak reference to it
+  // remains, such as a monitor that another actor still holds. Once the
+  // member has exited, the address kept here must be the only reference.
+  start();
+  auto counter = std::make_shared<chat::live_counter>();
+  for (int i = 0; i < 3; ++i) {
+    chat::member_settings settings;
+    settings.bc = bc;
+    settings.channel = "chatroom";
+    settings.connection_id = static_cast<uint64_t>(i + 1);
+    auto link = std::make_shared<ready_link>();
+    auto member = chat::spawn_member(sys, settings, link, counter);
+    BOOST_REQUIRE_MESSAGE(link->await_ready(), "no ready frame");
+    caf::actor_addr address = member.address();
+    caf::anon_send(member, chat::chat_leave_atom::value);
+    member = nullptr;
+    BOOST_REQUIRE(counter->await(0, test::deadline()));
+    auto block = caf::actor_cast<caf::actor_control_block*>(address);
+    // The scheduler and the broadcast actors release their references some
+    // time after the exit, with no event that a test can await.
+    BOOST_CHECK_MESSAGE(test::eventually([&] { return block->weak_refs == 1; },
+                                         test::deadline()),
+                        "member " << i << " still has "
+                                  << block->weak_refs - 1
+                                  << " other weak references and "
+                                  << block->strong_refs << " strong ones");
+  }
+  BOOST_CHECK(test::eventually([&] { return subscriptions() == 0; },
+                               test::deadline()));
+}
+
+BOOST_AUTO_TEST_CASE(closed_connections_leave_nothing) {
+  start();
+  for (int i = 0; i < 40; ++i) {
+    chat_client client{server->port()};
+    client.await_ready();
+    if (i % 2 == 0) {
+      client.close();
+    } else {
+      client.drop(true);
+    }
+  }
+  BOOST_CHECK_MESSAGE(server->await_connections(0, test::deadline()),
+                      "connections still counted: " << server->connections());
+  expect_no_members();
+}
+
+BOOST_AUTO_TEST_CASE(connection_limit_rejects_with_503) {
+  options.max_connections = 2;
+  start();
+  chat_client a{server->port()};
+  chat_client b{server->port()};
+  a.await_ready();
+  b.await_ready();
+  BOOST_CHECK_EQUAL(server->connections(), 2u);
+
+  auto reply = rejected_upgrade(server->port());
+  BOOST_CHECK_EQUAL(reply.status, 503u);
+  BOOST_CHECK_EQUAL(reply.content_type, "text/plain; charset=utf-8");
+  BOOST_CHECK_MESSAGE(reply.body.find("at most 2 WebSocket connections")
+                        != std::string::npos,
+                      reply.body);
+  BOOST_CHECK_EQUAL(server->rejected_connections(), 1u);
+  BOOST_CHECK_EQUAL(server->connections(), 2u);
+  BOOST_CHECK_EQUAL(server->members(), 2u);
+
+  // The page is still served while WebSocket connections are at the limit.
+  BOOST_CHECK_EQUAL(http_request(server->port(), http::verb::get, "/").status,
+                    200u);
+
+  a.close();
+  BOOST_REQUIRE(server->await_connections(1, test::deadline()));
+  chat_client c{server->port()};
+  c.await_ready();
+  c.send_text("after the limit");
+  b.expect_message("after the limit");
+  c.expect_message("after the limit");
+  BOOST_CHECK_EQUAL(server->rejected_connections(), 1u);
+}
+
+BOOST_AUTO_TEST_CASE(live_counter_limit_and_no_limit) {
+  chat::live_counter counter;
+  BOOST_CHECK(counter.try_add(2));
+  BOOST_CHECK(counter.try_add(2));
+  BOOST_CHECK(!counter.try_add(2));
+  BOOST_CHECK_EQUAL(counter.count(), 2u);
+  counter.remove();
+  BOOST_CHECK(counter.try_add(2));
+  // A limit of 0 never rejects, whatever the count.
+  for (int i = 0; i < 10; ++i) {
+    BOOST_CHECK(counter.try_add(0));
+  }
+  BOOST_CHECK_EQUAL(counter.count(), 12u);
 }
 
 BOOST_AUTO_TEST_CASE(clean_close_ends_subscription) {
