@@ -6,6 +6,7 @@
 #include <boost/test/unit_test.hpp>
 
 #include <chrono>
+#include <fstream>
 #include <future>
 #include <memory>
 #include <mutex>
@@ -64,6 +65,19 @@ private:
   std::once_flag first_frame_;
   std::promise<std::string> ready_;
 };
+
+// Returns the maximum size in bytes to which Linux grows a TCP socket's
+// send buffer by itself, which is the third value of net.ipv4.tcp_wmem.
+size_t max_tcp_send_buffer() {
+  std::ifstream in{"/proc/sys/net/ipv4/tcp_wmem"};
+  size_t min = 0;
+  size_t initial = 0;
+  size_t max = 0;
+  in >> min >> initial >> max;
+  BOOST_REQUIRE_MESSAGE(in && max > 0,
+                        "cannot read /proc/sys/net/ipv4/tcp_wmem");
+  return max;
+}
 
 struct chat_fixture : test::system_fixture {
   chat_fixture() {
@@ -359,14 +373,22 @@ BOOST_AUTO_TEST_CASE(slow_client_is_disconnected) {
   start();
   // A small receive buffer and no reads: the server's writes stall, its
   // queue fills and it must close the connection instead of growing.
-  chat_client slow{server->port(), 4096};
+  constexpr int receive_buffer = 4096;
+  chat_client slow{server->port(), receive_buffer};
   slow.await_ready();
   std::string big(64 * 1024, 'y');
-  bool closed = false;
-  for (int i = 0; i < 1000 && !closed; ++i) {
+  // The member actor encodes every event in its mailbox before it handles
+  // the close of its connection, so each publish beyond the overflow delays
+  // its exit. Writes stall once the server's send buffer and the client's
+  // receive buffer are full (Linux doubles the size set with SO_RCVBUF),
+  // and then max_send_queue more messages overflow the queue. The loop
+  // publishes twice that many, which leaves a margin and a short backlog.
+  auto buffered_bytes = max_tcp_send_buffer() + 2 * receive_buffer;
+  auto max_publishes = 2 * (buffered_bytes / big.size() + 1)
+                       + options.max_send_queue + 2;
+  for (size_t i = 0; i < max_publishes && server->members() != 0; ++i) {
     require_value(publish_blocking(sys, bc, "chatroom", big),
                   "publish_blocking");
-    closed = server->members() == 0;
   }
   expect_no_members();
 }
