@@ -82,6 +82,12 @@ void redis_server::start() {
                              + std::to_string(port_) + "; its log:\n"
                              + log());
   }
+  // Redis opens its Unix socket after the TCP port.
+  if (options_.unix_socket
+      && !wait_for_unix_socket(socket_path(), deadline())) {
+    throw std::runtime_error("redis-server did not open " + socket_path()
+                             + "; its log:\n" + log());
+  }
 }
 
 void redis_server::kill() {

@@ -13,6 +13,7 @@
 #include <signal.h>
 #include <spawn.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -158,6 +159,26 @@ bool wait_for_port(const std::string& host, uint16_t port,
       addr.sin_family = AF_INET;
       addr.sin_port = htons(port);
       ::inet_pton(AF_INET, host.c_str(), &addr.sin_addr);
+      bool ok = ::connect(fd, reinterpret_cast<sockaddr*>(&addr),
+                          sizeof(addr))
+                == 0;
+      ::close(fd);
+      return ok;
+    },
+    timeout);
+}
+
+bool wait_for_unix_socket(const std::string& path,
+                          std::chrono::milliseconds timeout) {
+  sockaddr_un addr{};
+  if (path.size() >= sizeof(addr.sun_path)) {
+    return false;
+  }
+  addr.sun_family = AF_UNIX;
+  std::memcpy(addr.sun_path, path.c_str(), path.size() + 1);
+  return eventually(
+    [&] {
+      int fd = ::socket(AF_UNIX, SOCK_STREAM, 0);
       bool ok = ::connect(fd, reinterpret_cast<sockaddr*>(&addr),
                           sizeof(addr))
                 == 0;

@@ -96,6 +96,11 @@ private:
 bool wait_for_port(const std::string& host, uint16_t port,
                    std::chrono::milliseconds timeout);
 
+/// Waits up to `timeout` for a connect to the Unix socket at `path` to
+/// succeed.
+bool wait_for_unix_socket(const std::string& path,
+                          std::chrono::milliseconds timeout);
+
 /// Calls `condition` until it returns true or `timeout` passes, backing off
 /// from 1 ms to 50 ms between calls. Only for conditions that have no event
 /// to wait for, such as the state of an external server.
