@@ -150,22 +150,27 @@ int child_process::stop(int signal, std::chrono::milliseconds timeout) {
   return -1;
 }
 
+namespace {
+
+// Returns whether a stream socket of `family` connects to `addr` now.
+template <class Address>
+bool connects(int family, const Address* addr, socklen_t size) {
+  int fd = ::socket(family, SOCK_STREAM, 0);
+  bool ok = ::connect(fd, reinterpret_cast<const sockaddr*>(addr), size) == 0;
+  ::close(fd);
+  return ok;
+}
+
+} // namespace
+
 bool wait_for_port(const std::string& host, uint16_t port,
                    std::chrono::milliseconds timeout) {
-  return eventually(
-    [&] {
-      int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-      sockaddr_in addr{};
-      addr.sin_family = AF_INET;
-      addr.sin_port = htons(port);
-      ::inet_pton(AF_INET, host.c_str(), &addr.sin_addr);
-      bool ok = ::connect(fd, reinterpret_cast<sockaddr*>(&addr),
-                          sizeof(addr))
-                == 0;
-      ::close(fd);
-      return ok;
-    },
-    timeout);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(port);
+  ::inet_pton(AF_INET, host.c_str(), &addr.sin_addr);
+  return eventually([&] { return connects(AF_INET, &addr, sizeof(addr)); },
+                    timeout);
 }
 
 bool wait_for_unix_socket(const std::string& path,
@@ -176,16 +181,8 @@ bool wait_for_unix_socket(const std::string& path,
   }
   addr.sun_family = AF_UNIX;
   std::memcpy(addr.sun_path, path.c_str(), path.size() + 1);
-  return eventually(
-    [&] {
-      int fd = ::socket(AF_UNIX, SOCK_STREAM, 0);
-      bool ok = ::connect(fd, reinterpret_cast<sockaddr*>(&addr),
-                          sizeof(addr))
-                == 0;
-      ::close(fd);
-      return ok;
-    },
-    timeout);
+  return eventually([&] { return connects(AF_UNIX, &addr, sizeof(addr)); },
+                    timeout);
 }
 
 bool eventually(const std::function<bool()>& condition,
