@@ -491,6 +491,18 @@ void handle_forwarded(node_pointer self, uint64_t tag, caf::message& msg) {
   if (msg.match_elements<status_event>()) {
     auto& status = msg.get_mutable_as<status_event>(0);
     if (status.kind != status_kind::closed) {
+      // The node's own backend lost its server or got it back. Local
+      // subscribers must learn that events may be missing, as they would
+      // on that backend directly.
+      auto k = st.keys.find(fw.key);
+      if (fw.live && k != st.keys.end() && k->second.live_tag == tag) {
+        st.log->info("node reported backend status: node = {}, "
+                     "channel = {}, status = {}",
+                     st.settings.name, fw.key.second,
+                     to_string(status.kind));
+        send_status(self, k->second, k->first, status.kind,
+                    "at " + st.settings.name + ": " + status.reason);
+      }
       return;
     }
     // The remote node ended the subscription, for example because its

@@ -7,7 +7,9 @@
 #include <atomic>
 #include <csignal>
 #include <deque>
+#include <mutex>
 #include <thread>
+#include <vector>
 
 #include <caf/all.hpp>
 #include <caf/io/all.hpp>
@@ -485,6 +487,93 @@ BOOST_AUTO_TEST_CASE(type_mismatch_is_reported) {
   auto line = client.wait_for(stream::out, "error: ", deadline());
   BOOST_REQUIRE(line);
   BOOST_CHECK_NE(line->find("incompatible broadcaster"), std::string::npos);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+namespace {
+
+// Sends an exit message to a supervisor when the scope ends.
+class exit_on_scope_end {
+public:
+  explicit exit_on_scope_end(broadcast_actor handle)
+    : handle_(std::move(handle)) {
+    // nop
+  }
+
+  ~exit_on_scope_end() {
+    caf::anon_send_exit(handle_, caf::exit_reason::user_shutdown);
+  }
+
+  exit_on_scope_end(const exit_on_scope_end&) = delete;
+  exit_on_scope_end& operator=(const exit_on_scope_end&) = delete;
+
+private:
+  broadcast_actor handle_;
+};
+
+} // namespace
+
+BOOST_AUTO_TEST_SUITE(node_backend)
+
+BOOST_AUTO_TEST_CASE(backend_status_reaches_subscribers) {
+  // The node's own backend dies and is restarted by the node's supervisor.
+  // A subscriber on another node must receive backend_lost and backend_back,
+  // as a subscriber at the node does, since events may be missing.
+  node_config node_cfg;
+  caf::actor_system node_sys{node_cfg};
+  auto backends = std::make_shared<std::vector<backend_actor>>();
+  auto guard = std::make_shared<std::mutex>();
+  backend_factory factory = [backends, guard](caf::actor_system& s,
+                                              const url&)
+    -> caf::expected<backend_actor> {
+    auto result = spawn_memory_backend(s, *parse_url("memory://"));
+    if (result) {
+      std::lock_guard<std::mutex> lock{*guard};
+      backends->push_back(*result);
+    }
+    return result;
+  };
+  auto served = spawn_broadcast(node_sys, factory);
+  require_ok(served);
+  // Stops the supervisors also when a check fails, so that the actor
+  // systems can shut down.
+  exit_on_scope_end stop_served{*served};
+  auto port = node_sys.middleman().publish(*served, 0, "127.0.0.1");
+  require_ok(port);
+  node_config cfg;
+  caf::actor_system sys{cfg};
+  auto bc = spawn_broadcast(sys, "caf://127.0.0.1:" + std::to_string(*port),
+                            schemes());
+  require_ok(bc);
+  exit_on_scope_end stop_local{*bc};
+  receiver sub{sys};
+  require_ok(sub.subscribe(*bc, "watched"));
+  require_ok(publish_blocking(sys, *bc, "watched", "before", deadline()));
+  auto before = sub.next_event(deadline());
+  BOOST_REQUIRE(before);
+  BOOST_CHECK_EQUAL(before->message, "before");
+  backend_actor first;
+  {
+    std::lock_guard<std::mutex> lock{*guard};
+    BOOST_REQUIRE_EQUAL(backends->size(), 1u);
+    first = backends->front();
+  }
+  caf::anon_send_exit(first, caf::exit_reason::kill);
+  auto lost = sub.next_status(deadline());
+  BOOST_REQUIRE(lost);
+  BOOST_CHECK(lost->kind == status_kind::backend_lost);
+  BOOST_CHECK(lost->events_may_be_lost);
+  BOOST_CHECK_EQUAL(lost->channel, "watched");
+  BOOST_CHECK_NE(lost->reason.find("127.0.0.1:" + std::to_string(*port)),
+                 std::string::npos);
+  auto back = sub.next_status(deadline());
+  BOOST_REQUIRE(back);
+  BOOST_CHECK(back->kind == status_kind::backend_back);
+  require_ok(publish_blocking(sys, *bc, "watched", "after", deadline()));
+  auto after = sub.next_event(deadline());
+  BOOST_REQUIRE(after);
+  BOOST_CHECK_EQUAL(after->message, "after");
 }
 
 BOOST_AUTO_TEST_SUITE_END()
