@@ -303,7 +303,7 @@ caf::error url_options::get(std::string_view key,
     return make_error(errc::invalid_option,
                       backend_ + " option " + std::string{key} + "=\""
                         + *value + "\" is invalid: expected a duration "
-                        "such as 250ms or 2s, from "
+                        "such as 250ms, 2s, 10min or 1h, from "
                         + std::to_string(min.count()) + "ms to "
                         + std::to_string(max.count()) + "ms");
   };
@@ -318,6 +318,10 @@ caf::error url_options::get(std::string_view key,
   uint64_t factor = 1;
   if (unit == "s") {
     factor = 1000;
+  } else if (unit == "min") {
+    factor = 60'000;
+  } else if (unit == "h") {
+    factor = 3'600'000;
   } else if (!unit.empty() && unit != "ms") {
     return fail();
   }

@@ -210,6 +210,9 @@ BOOST_AUTO_TEST_CASE(pattern_subscriptions_match_globs) {
     {"h[^e]llo", {"hallo"}, {"hello"}},
     {"id[0-9]", {"id7"}, {"idx"}},
     {"lit\\*", {"lit*"}, {"litx"}},
+    // Escaped ] and - in a set mean the same in Redis and memory://.
+    {"e[\\]]", {"e]"}, {"ex"}},
+    {"f[a\\-]", {"f-", "fa"}, {"fb"}},
   };
   for (const auto& c : cases) {
     BOOST_TEST_CONTEXT("pattern " << c.pattern) {

@@ -152,7 +152,7 @@ BOOST_AUTO_TEST_CASE(numbers_in_range) {
 }
 
 BOOST_AUTO_TEST_CASE(durations) {
-  auto u = parse_url("x://?a=250ms&b=2s&c=15&d=1h&e=ms");
+  auto u = parse_url("x://?a=250ms&b=2s&c=15&d=1h&e=ms&f=2min&g=3m");
   BOOST_REQUIRE(u);
   url_options opts{*u, "x://"};
   std::chrono::milliseconds value{0};
@@ -162,8 +162,15 @@ BOOST_AUTO_TEST_CASE(durations) {
   BOOST_TEST(value.count() == 2000);
   BOOST_TEST(!opts.get("c", value, 0ms, 60s));
   BOOST_TEST(value.count() == 15);
+  // 1h is a valid duration but above this option's maximum.
   BOOST_TEST(is(opts.get("d", value, 0ms, 60s), errc::invalid_option));
+  BOOST_TEST(!opts.get("d", value, 0ms, 2h));
+  BOOST_TEST(value.count() == 3'600'000);
   BOOST_TEST(is(opts.get("e", value, 0ms, 60s), errc::invalid_option));
+  BOOST_TEST(!opts.get("f", value, 0ms, 10min));
+  BOOST_TEST(value.count() == 120'000);
+  // "m" is not a unit, since it could mean minutes or milliseconds.
+  BOOST_TEST(is(opts.get("g", value, 0ms, 10min), errc::invalid_option));
   auto v = parse_url("x://?a=61s");
   url_options too_long{*v, "x://"};
   BOOST_TEST(is(too_long.get("a", value, 0ms, 60s), errc::invalid_option));
@@ -219,6 +226,12 @@ BOOST_AUTO_TEST_CASE(bracket_sets) {
   BOOST_TEST(glob_match("x[a-c]", "xb"));
   BOOST_TEST(!glob_match("x[a-c]", "xd"));
   BOOST_TEST(glob_match("[]]", "]"));
+  // Escaped ] and - inside a set, the spelling that Redis reads the same.
+  BOOST_TEST(glob_match("[\\]]", "]"));
+  BOOST_TEST(!glob_match("[\\]]", "\\"));
+  BOOST_TEST(glob_match("[a\\-]", "-"));
+  BOOST_TEST(glob_match("[a\\-]", "a"));
+  BOOST_TEST(!glob_match("[a\\-]", "b"));
 }
 
 BOOST_AUTO_TEST_CASE(escapes) {
