@@ -139,9 +139,16 @@ caf::error subscribe_outage(redis_pointer self) {
   if (last.code == errc::authentication_failed) {
     return to_error(last);
   }
-  return make_error(last.code == errc::backend_error
-                      ? errc::backend_error
-                      : errc::backend_unavailable,
+  if (last.code == errc::backend_error) {
+    // Redis rejected the connection set-up, which a retry does not fix.
+    return make_error(errc::backend_error,
+                      "not connected to Redis at " + st.cfg.server + " ("
+                        + last.text
+                        + "); the subscription was not made. Check the "
+                          "URL's database number and the user's rights on "
+                          "the server");
+  }
+  return make_error(errc::backend_unavailable,
                     "not connected to Redis at " + st.cfg.server + " ("
                       + last.text
                       + "); the subscription was not made. Retry later, or "

@@ -758,8 +758,15 @@ failure io_thread::engine::outage_failure() const {
   if (last.code == errc::authentication_failed) {
     return last;
   }
-  return {last.code == errc::backend_error ? errc::backend_error
-                                           : errc::backend_unavailable,
+  if (last.code == errc::backend_error) {
+    // Redis rejected the connection set-up (SELECT of a missing database,
+    // for example), which a retry does not fix.
+    return {errc::backend_error,
+            "not connected to Redis at " + cfg.server + " (" + last.text
+              + "); the message was not published. Check the URL's database "
+                "number and the user's rights on the server"};
+  }
+  return {errc::backend_unavailable,
           "not connected to Redis at " + cfg.server + " (" + last.text
             + "); the message was not published. Retry later, or set the "
               "URL option publish_wait to wait for the reconnect"};

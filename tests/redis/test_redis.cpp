@@ -550,10 +550,14 @@ BOOST_AUTO_TEST_CASE(missing_database_reported) {
   auto text = describe(ack.error());
   BOOST_TEST(text.find("SELECT") != std::string::npos);
   BOOST_TEST(text.find("out of range") != std::string::npos);
+  // A retry does not help, so the text must not suggest one.
+  BOOST_TEST(text.find("Retry later") == std::string::npos, text);
   listener sub{sys};
   auto result = sub.subscribe(missing, "ch");
   BOOST_REQUIRE(!result);
   BOOST_TEST(is(result.error(), errc::backend_error));
+  BOOST_TEST(describe(result.error()).find("Retry later") == std::string::npos,
+             describe(result.error()));
 }
 
 BOOST_AUTO_TEST_SUITE_END()
