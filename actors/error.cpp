@@ -66,10 +66,17 @@ std::string describe(const caf::error& err) {
     return result;
   }
   if (err.category() == caf::atom("system")) {
-    std::string result = caf::to_string(static_cast<caf::sec>(err.code()));
+    auto code = static_cast<caf::sec>(err.code());
+    std::string result = caf::to_string(code);
     if (!err.context().empty()) {
       result += ": ";
       result += caf::to_string(err.context());
+    } else if (code == caf::sec::request_timeout) {
+      // CAF's own text is only the code, which names neither cause nor fix.
+      result += ": no reply before the request's deadline. The backend may "
+                "still be connecting or waiting up to its publish_wait; "
+                "allow a longer timeout or lower the backend's "
+                "connect_timeout and publish_wait";
     }
     return result;
   }

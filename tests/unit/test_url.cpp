@@ -1,6 +1,8 @@
 #define BOOST_TEST_MODULE url
 #include <boost/test/unit_test.hpp>
 
+#include <caf/sec.hpp>
+
 #include "broadcaster/error.hpp"
 #include "broadcaster/glob.hpp"
 #include "broadcaster/url.hpp"
@@ -133,6 +135,12 @@ BOOST_AUTO_TEST_CASE(error_code_is_invalid_url) {
 BOOST_AUTO_TEST_SUITE_END()
 
 BOOST_AUTO_TEST_SUITE(options)
+
+BOOST_AUTO_TEST_CASE(request_timeout_names_the_fix) {
+  auto text = describe(caf::make_error(caf::sec::request_timeout));
+  BOOST_TEST(text.find("request_timeout") != std::string::npos, text);
+  BOOST_TEST(text.find("longer timeout") != std::string::npos, text);
+}
 
 BOOST_AUTO_TEST_CASE(numbers_in_range) {
   auto u = parse_url("memory://?n=42&big=99");
