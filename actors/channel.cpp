@@ -112,6 +112,17 @@ void send_raw(channel_pointer self, member& m, caf::message content) {
                     self->context());
 }
 
+// Sends the member the count of events dropped since its last batch, if
+// any.
+void send_skipped(channel_pointer self, member& m) {
+  if (m.skipped_pending > 0) {
+    send_raw(self, m,
+             caf::make_message(
+               events_skipped{self->state.key, m.skipped_pending}));
+    m.skipped_pending = 0;
+  }
+}
+
 // Sends up to the subscriber's window from its queue.
 void drain(channel_pointer self, member& m) {
   auto& st = self->state;
@@ -127,11 +138,7 @@ void drain(channel_pointer self, member& m) {
         && m.queued <= m.options.max_queued) {
       break;
     }
-    if (m.skipped_pending > 0) {
-      send_raw(self, m,
-               caf::make_message(events_skipped{st.key, m.skipped_pending}));
-      m.skipped_pending = 0;
-    }
+    send_skipped(self, m);
     auto count = std::min(remaining, window);
     if (front.offset == 0 && count == front.size) {
       send_raw(self, m, front.content);
@@ -212,12 +219,7 @@ bool deliver(channel_pointer self, const caf::actor_addr& addr, member& m,
     if (front.size == 0) {
       // A status is never dropped. The events before it are gone, so it
       // goes out now, after the notice that counts them.
-      if (m.skipped_pending > 0) {
-        send_raw(self, m,
-                 caf::make_message(
-                   events_skipped{st.key, m.skipped_pending}));
-        m.skipped_pending = 0;
-      }
+      send_skipped(self, m);
       send_raw(self, m, front.content);
       m.queue.pop_front();
       continue;

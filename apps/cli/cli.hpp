@@ -203,7 +203,8 @@ struct command_setup {
   std::string (*backend_url)(const config&) = nullptr;
 };
 
-/// What a command works with once its backend is open.
+/// The arguments, settings, actor system and backend of a command whose
+/// backend is open.
 struct command_context {
   const parsed_args& args;
   const config& cfg;

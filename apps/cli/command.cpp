@@ -75,7 +75,7 @@ struct supervisor_guard {
 // Destroys the actor system, or ends the process with `code` when that
 // takes longer than shutdown_limit. CAF 0.17.6's middleman connects with a
 // blocking connect() in its own thread, and ~actor_system() waits for that
-// thread. A SYN that gets no answer (a full accept queue, a dropped packet)
+// thread. A SYN that gets no reply (a full accept queue, a dropped packet)
 // keeps connect() pending until the kernel gives up, by default after
 // about two minutes (net.ipv4.tcp_syn_retries=6), long after the command
 // has reported its timeout.

@@ -212,6 +212,18 @@ void send_command(redis_pointer self, subscription_op op,
   st.io->post(detail::subscription_command{st.sub_generation, op, key});
 }
 
+// Sends SUBSCRIBE or PSUBSCRIBE for `key` in the current session and marks
+// the entry as waiting for the confirmation.
+void send_subscribe(redis_pointer self, subscription_entry& entry,
+                    bool pattern, const std::string& key) {
+  entry.subscribed = true;
+  ++entry.pending;
+  send_command(self,
+               pattern ? subscription_op::psubscribe
+                       : subscription_op::subscribe,
+               key);
+}
+
 // -- event delivery -----------------------------------------------------------
 
 void flush(redis_pointer self) {
@@ -527,12 +539,7 @@ void retry_subscription(redis_pointer self, bool pattern,
   if (i == table.end() || i->second.subscribed || i->second.active.empty()) {
     return;
   }
-  i->second.subscribed = true;
-  ++i->second.pending;
-  send_command(self,
-               pattern ? subscription_op::psubscribe
-                       : subscription_op::subscribe,
-               key);
+  send_subscribe(self, i->second, pattern, key);
 }
 
 // Marks an entry as subscribed at Redis: lost sinks get backend_back and
@@ -692,12 +699,7 @@ caf::result<bc_ok_atom> handle_subscribe(redis_pointer self,
   auto rp = self->make_response_promise<bc_ok_atom>();
   entry.waiting.push_back(waiter{sink, rp, now + st.cfg.publish_wait});
   if (st.sub_phase == link_phase::ready && !entry.subscribed) {
-    entry.subscribed = true;
-    ++entry.pending;
-    send_command(self,
-                 pattern ? subscription_op::psubscribe
-                         : subscription_op::subscribe,
-                 key);
+    send_subscribe(self, entry, pattern, key);
   }
   schedule_expiry(self, now);
   return rp;

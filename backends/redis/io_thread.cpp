@@ -368,6 +368,16 @@ struct expected_reply {
   std::string key;
 };
 
+// Returns the reply entry of a PUBLISH with request id `id`.
+expected_reply publish_reply(uint64_t id, clock_type::time_point sent) {
+  expected_reply entry;
+  entry.kind = reply_kind::publish;
+  entry.sent = sent;
+  entry.id = id;
+  entry.command = "PUBLISH";
+  return entry;
+}
+
 struct connection {
   explicit connection(link_role r) : role(r) {
     // nop
@@ -728,12 +738,8 @@ void io_thread::engine::handle(publish_command& cmd,
 
 void io_thread::engine::append_publish(publish_command& cmd,
                                        clock_type::time_point now) {
-  expected_reply entry;
-  entry.kind = reply_kind::publish;
-  entry.sent = now;
-  entry.id = cmd.id;
-  entry.command = "PUBLISH";
-  queue_command(pub, {"PUBLISH", cmd.channel, cmd.message}, std::move(entry));
+  queue_command(pub, {"PUBLISH", cmd.channel, cmd.message},
+                publish_reply(cmd.id, now));
   appended_publish = true;
 }
 
@@ -1534,12 +1540,7 @@ bool io_thread::queue_publish(const publish_command& cmd) {
     wake = conn.sent.empty()
            && conn.poll_until > cmd.arrival + engine_->cfg.command_timeout;
     append_command(conn.out, {"PUBLISH", cmd.channel, cmd.message});
-    expected_reply entry;
-    entry.kind = reply_kind::publish;
-    entry.sent = cmd.arrival;
-    entry.id = cmd.id;
-    entry.command = "PUBLISH";
-    conn.sent.push_back(std::move(entry));
+    conn.sent.push_back(publish_reply(cmd.id, cmd.arrival));
   }
   if (wake) {
     engine_->signal();

@@ -204,7 +204,7 @@ private:
 };
 
 // Checks that each command fails with exit code 1 and an error message,
-// within 5 s (scaled) although its listener never answers.
+// within 5 s (scaled) although its listener never replies.
 void check_fails_in_time(const std::vector<std::vector<std::string>>& runs) {
   for (const auto& args : runs) {
     auto start = std::chrono::steady_clock::now();
